@@ -1,0 +1,1 @@
+"""Visualization toolkit for BlendMask: the paper's figures, overlays, plotly views and widgets."""
