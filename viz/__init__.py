@@ -1,1 +1,53 @@
-"""Visualization toolkit for BlendMask: the paper's figures, overlays, plotly views and widgets."""
+"""Visualization toolkit for BlendMask: the paper's figures, overlays, plotly views and widgets.
+
+Everything reads the model's eval-mode prediction dict (with intermediates); nothing re-runs
+the model except the widgets, which call it once per image.
+"""
+
+from viz.attention_map import attention_overlay, select_instances
+from viz.colors import attention_mixture, basis_cmap, basis_color, basis_colors, instance_color
+from viz.comparison import MergeComparison, metrics_table
+from viz.explorer import BlendingExplorer
+from viz.figures import bases_figure, blending_figure
+from viz.inference import predict
+from viz.overlay import draw_instances, mask_outline
+from viz.plotly_views import plotly_attention, plotly_bases, plotly_training_curves, read_metrics
+from viz.probes import (
+    AttentionProbe,
+    OracleResult,
+    mask_iou,
+    oracle_attention,
+    probe_detection,
+    target_in_box,
+)
+from viz.steps import BlendingSteps, blending_steps
+
+__all__ = [
+    "AttentionProbe",
+    "BlendingExplorer",
+    "BlendingSteps",
+    "MergeComparison",
+    "OracleResult",
+    "attention_mixture",
+    "attention_overlay",
+    "bases_figure",
+    "basis_cmap",
+    "basis_color",
+    "basis_colors",
+    "blending_figure",
+    "blending_steps",
+    "draw_instances",
+    "instance_color",
+    "mask_iou",
+    "mask_outline",
+    "metrics_table",
+    "oracle_attention",
+    "plotly_attention",
+    "plotly_bases",
+    "plotly_training_curves",
+    "predict",
+    "probe_detection",
+    "read_metrics",
+    "select_instances",
+    "target_in_box",
+]

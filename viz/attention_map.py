@@ -1,0 +1,67 @@
+"""Top-level attentions projected back onto the image (the right half of the paper's Figure 3)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+
+from viz.colors import attention_mixture
+from viz.images import as_image_tensor, paste_in_box
+from viz.steps import blending_steps, num_detections
+
+REGIONS = ("mask", "box")
+
+
+def select_instances(
+    prediction: Mapping, instances: int | Sequence[int] | None = None, *, score_threshold: float = 0.3
+) -> list[int]:
+    """Detection indices to show, lowest score first (so the best is drawn on top).
+
+    ``instances`` None = every detection scoring >= ``score_threshold``; an int or a sequence
+    picks detections regardless of their score.
+    """
+    total = num_detections(prediction)
+    if instances is None:
+        scores = prediction["scores"]
+        chosen = [d for d in range(total) if float(scores[d]) >= score_threshold]
+    else:
+        chosen = [instances] if isinstance(instances, int) else list(instances)
+        bad = [d for d in chosen if not 0 <= d < total]
+        if bad:
+            raise IndexError(f"detection indices {bad} out of range for {total} detections")
+    if "scores" in prediction:
+        chosen.sort(key=lambda d: float(prediction["scores"][d]))
+    return chosen
+
+
+def attention_overlay(
+    prediction: Mapping,
+    image,
+    *,
+    instances: int | Sequence[int] | None = None,
+    score_threshold: float = 0.3,
+    region: str = "mask",
+    opacity: float = 0.9,
+) -> np.ndarray:
+    """(H, W, 3) float RGB: the image dimmed to grey, and inside each chosen detection the
+    soft-maxed attention drawn as the mixture of basis colours, pasted into its box.
+
+    ``region="mask"`` fades the colours with the mask probability sigmoid(m); ``"box"`` fills
+    the whole box (the attention's full extent).
+    """
+    if region not in REGIONS:
+        raise ValueError(f"region must be one of {REGIONS}, got {region!r}")
+    rgb = as_image_tensor(image)
+    height, width = rgb.shape[-2:]
+    gray = (0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2])[None]
+    canvas = (0.12 + 0.45 * gray).expand(3, -1, -1).clone()
+    for d in select_instances(prediction, instances, score_threshold=score_threshold):
+        steps = blending_steps(prediction, d)
+        colours = torch.from_numpy(attention_mixture(steps.weights.numpy())).permute(2, 0, 1).float()
+        amount = steps.probs[None] if region == "mask" else torch.ones_like(steps.logits)[None]
+        pasted = paste_in_box(torch.cat([colours, amount]), steps.box, (height, width))
+        alpha = opacity * pasted[3:].clamp(0.0, 1.0)
+        canvas = canvas * (1.0 - alpha) + pasted[:3] * alpha
+    return canvas.permute(1, 2, 0).numpy()

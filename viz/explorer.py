@@ -1,0 +1,233 @@
+"""BlendingExplorer: an ipywidgets view of Figure 1 in which bases can be switched off and scaled."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import ipywidgets as widgets
+
+from viz.colors import basis_color
+from viz.figures import blending_figure
+from viz.images import as_image_tensor, figure_png, png_bytes
+from viz.inference import predict
+from viz.overlay import draw_instances
+from viz.steps import BlendingSteps, blending_steps, num_detections
+
+
+def _hex(rgb: tuple[float, float, float]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*(round(255 * c) for c in rgb))
+
+
+class BlendingExplorer:
+    """Pick an image and a detection; switch each basis on/off and scale its attention weight.
+
+    The blending figure and ``steps`` (the current ``BlendingSteps``; ``steps.mask`` is the
+    displayed mask) follow every change of ``image_select``, ``instance_select``,
+    ``basis_toggles[k]``, ``attention_sliders[k]``, ``score_slider`` and ``mask_slider``
+    (set their ``.value``). Scaling multiplies the soft-maxed weight s^k, without renormalising,
+    so with one basis left on the mask logits are exactly that basis' product.
+    Display it as the last expression of a notebook cell (or ``display(explorer.widget)``).
+    """
+
+    def __init__(
+        self,
+        model_or_predictor,
+        images: Sequence,
+        *,
+        class_names: Sequence[str] | None = None,
+        score_threshold: float = 0.3,
+        mask_threshold: float = 0.5,
+        max_bases: int = 8,
+    ) -> None:
+        if len(images) == 0:
+            raise ValueError("BlendingExplorer needs at least one image")
+        self.source = model_or_predictor
+        self.images = [as_image_tensor(image) for image in images]
+        self.class_names = class_names
+        self.max_bases = max_bases
+        self.steps: BlendingSteps | None = None
+        self._predictions: dict[int, dict] = {}
+        self._muted = False
+
+        self.image_select = widgets.Dropdown(
+            options=[(f"image {i}", i) for i in range(len(self.images))], value=0, description="image"
+        )
+        self.instance_select = widgets.Dropdown(options=[], description="instance")
+        self.score_slider = widgets.FloatSlider(
+            value=score_threshold, min=0.0, max=1.0, step=0.01, description="score ≥", continuous_update=False
+        )
+        self.mask_slider = widgets.FloatSlider(
+            value=mask_threshold, min=0.05, max=0.95, step=0.05, description="mask ≥", continuous_update=False
+        )
+        self.basis_toggles: list[widgets.ToggleButton] = []
+        self.attention_sliders: list[widgets.FloatSlider] = []
+        self.basis_controls = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
+        self.reset_button = widgets.Button(description="all bases on", icon="undo")
+        self.reset_button.on_click(lambda _: self.reset_bases())
+        self.overview = widgets.Image(format="png", layout=widgets.Layout(max_width="360px"))
+        self.blending = widgets.Image(format="png")
+        self.summary = widgets.HTML()
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox([self.image_select, self.instance_select]),
+                widgets.HBox([self.score_slider, self.mask_slider, self.reset_button]),
+                self.basis_controls,
+                widgets.HBox([self.overview, self.summary]),
+                self.blending,
+            ]
+        )
+        self.image_select.observe(lambda _: self._load_image(), "value")
+        self.score_slider.observe(lambda _: self._refresh_instances(), "value")
+        self.instance_select.observe(lambda _: self._update(), "value")
+        self.mask_slider.observe(lambda _: self._update(), "value")
+        self._load_image()
+
+    @property
+    def prediction(self) -> dict:
+        """The prediction dict of the selected image (computed once per image)."""
+        index = self.image_select.value
+        if index not in self._predictions:
+            self._predictions[index] = predict(self.source, self.images[index])
+        return self._predictions[index]
+
+    def scales(self) -> list[float]:
+        """Per-basis weight factors from the controls: the slider value, or 0 when toggled off."""
+        return [
+            s.value if t.value else 0.0
+            for t, s in zip(self.basis_toggles, self.attention_sliders, strict=True)
+        ]
+
+    def select_at(self, x: float, y: float) -> int | None:
+        """Select the best-scoring listed detection whose mask (else box) contains pixel (x, y);
+        for click handlers. Returns its index, or None when nothing is there."""
+        pred = self.prediction
+        height, width = self.images[self.image_select.value].shape[-2:]
+        if not (0 <= x < width and 0 <= y < height):
+            return None
+        listed = [value for _, value in self.instance_select.options]
+        col, row = int(x), int(y)
+        hits = [d for d in listed if bool(pred["masks"][d, row, col])] if "masks" in pred else []
+        if not hits:
+            hits = [
+                d
+                for d in listed
+                if pred["boxes"][d, 0] <= x <= pred["boxes"][d, 2]
+                and pred["boxes"][d, 1] <= y <= pred["boxes"][d, 3]
+            ]
+        if not hits:
+            return None
+        best = max(hits, key=lambda d: float(pred["scores"][d]))
+        self.instance_select.value = best
+        return best
+
+    def reset_bases(self) -> None:
+        """Every basis back on at scale 1 (one redraw)."""
+        self._muted = True
+        for toggle, slider in zip(self.basis_toggles, self.attention_sliders, strict=True):
+            toggle.value, slider.value = True, 1.0
+        self._muted = False
+        self._update()
+
+    def _build_basis_controls(self, num_bases: int) -> None:
+        if len(self.basis_toggles) == num_bases:
+            return
+        self.basis_toggles, self.attention_sliders, columns = [], [], []
+        for k in range(num_bases):
+            colour = _hex(basis_color(k))
+            toggle = widgets.ToggleButton(
+                value=True, description=f"basis {k + 1}", layout=widgets.Layout(width="90px")
+            )
+            toggle.style.text_color = colour
+            toggle.style.font_weight = "bold"
+            slider = widgets.FloatSlider(
+                value=1.0,
+                min=0.0,
+                max=2.0,
+                step=0.05,
+                orientation="vertical",
+                readout_format=".2f",
+                continuous_update=False,
+                layout=widgets.Layout(height="110px", width="90px"),
+            )
+            slider.style.handle_color = colour
+            toggle.observe(lambda _: self._update(), "value")
+            slider.observe(lambda _: self._update(), "value")
+            self.basis_toggles.append(toggle)
+            self.attention_sliders.append(slider)
+            columns.append(widgets.VBox([toggle, slider]))
+        self.basis_controls.children = columns
+
+    def _load_image(self) -> None:
+        pred = self.prediction
+        num_bases = pred["rois"].shape[1] if num_detections(pred) else pred["bases"].shape[0]
+        self._build_basis_controls(int(num_bases))
+        self._refresh_instances()
+
+    def _refresh_instances(self) -> None:
+        pred = self.prediction
+        threshold = self.score_slider.value
+        options = []
+        for d in range(num_detections(pred)):
+            score = float(pred["scores"][d])
+            if score >= threshold:
+                label = int(pred["labels"][d])
+                name = (
+                    self.class_names[label]
+                    if self.class_names and label < len(self.class_names)
+                    else str(label)
+                )
+                options.append((f"#{d} {name} {score:.2f}", d))
+        current = self.instance_select.value
+        self._muted = True
+        self.instance_select.options = options
+        values = [value for _, value in options]
+        self.instance_select.value = current if current in values else (values[0] if values else None)
+        self._muted = False
+        self._update()
+
+    def _update(self) -> None:
+        if self._muted:
+            return
+        pred, image = self.prediction, self.images[self.image_select.value]
+        self.overview.value = png_bytes(
+            draw_instances(image, pred, score_threshold=self.score_slider.value, class_names=self.class_names)
+        )
+        index = self.instance_select.value
+        if index is None:
+            self.steps = None
+            self.blending.value = b""
+            self.summary.value = f"<i>no detection scores ≥ {self.score_slider.value:.2f}</i>"
+            return
+        scales = self.scales()
+        predicted = blending_steps(pred, index, mask_threshold=self.mask_slider.value)
+        self.steps = predicted.scaled(scales)
+        fig = blending_figure(
+            pred,
+            image,
+            index,
+            scales=scales,
+            max_bases=self.max_bases,
+            mask_threshold=self.mask_slider.value,
+            class_names=self.class_names,
+        )
+        self.blending.value = figure_png(fig)
+        self.summary.value = self._summary_html(predicted, self.steps)
+
+    @staticmethod
+    def _summary_html(predicted: BlendingSteps, shown: BlendingSteps) -> str:
+        area, total = int(shown.mask.sum()), shown.mask.numel()
+        union = int((predicted.mask | shown.mask).sum())
+        iou = 1.0 if union == 0 else int((predicted.mask & shown.mask).sum()) / union
+        rows = "".join(
+            f"<tr><td style='color:{_hex(basis_color(k))}'><b>basis {k + 1}</b></td>"
+            f"<td>{scale:g}</td><td>{float(shown.products[k].mean()):+.3f}</td></tr>"
+            for k, scale in enumerate(shown.scales)
+        )
+        return (
+            f"<p>mask: {area} / {total} px of the {shown.resolution}×{shown.resolution} region; "
+            f"IoU with the predicted mask {iou:.3f}</p>"
+            f"<table><tr><th>basis</th><th>scale</th><th>mean product</th></tr>{rows}</table>"
+        )
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)

@@ -1,0 +1,95 @@
+"""Image conversions and box geometry shared by the renderers."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from matplotlib.figure import Figure
+from PIL import Image
+from torch import Tensor
+
+from blendmask.modeling.blender import crop_bases
+
+
+def as_image_tensor(image) -> Tensor:
+    """Any RGB image -> float tensor (3, H, W) in 0..1 on the CPU.
+
+    Accepts a tensor (3, H, W) (float 0..1 or uint8), a numpy array (H, W, 3) or (H, W)
+    (uint8 or float 0..1), or a PIL image.
+    """
+    if isinstance(image, Image.Image):
+        image = np.asarray(image.convert("RGB"))
+    if isinstance(image, np.ndarray):
+        array = image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
+        if array.ndim != 3 or array.shape[2] not in (3, 4):
+            raise ValueError(f"numpy image must be (H, W, 3) or (H, W), got shape {image.shape}")
+        tensor = torch.from_numpy(np.array(array[..., :3])).permute(2, 0, 1)
+    elif isinstance(image, Tensor):
+        tensor = image.detach().cpu()
+        if tensor.dim() == 2:
+            tensor = tensor.expand(3, -1, -1)
+        if tensor.dim() != 3 or tensor.shape[0] != 3:
+            raise ValueError(f"image tensor must be (3, H, W), got shape {tuple(image.shape)}")
+    else:
+        raise TypeError(f"image must be a tensor, numpy array or PIL image, got {type(image).__name__}")
+    if tensor.dtype == torch.uint8:
+        return tensor.float() / 255.0
+    return tensor.float().clamp(0.0, 1.0)
+
+
+def as_rgb_array(image) -> np.ndarray:
+    """Any RGB image -> numpy (H, W, 3) float in 0..1."""
+    return as_image_tensor(image).permute(1, 2, 0).numpy()
+
+
+def to_uint8(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float in 0..1 -> uint8."""
+    return (np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """(H, W, 3) uint8 or float 0..1 -> PNG file bytes."""
+    array = rgb if rgb.dtype == np.uint8 else to_uint8(rgb)
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def crop_in_box(image: Tensor, box: Tensor, resolution: int) -> Tensor:
+    """RoIAlign of box (4,) xyxy px out of ``image`` (C, H, W) -> (C, R, R), as the blender crops bases."""
+    boxes = [box.reshape(1, 4).float()]
+    return crop_bases(image[None].float(), boxes, resolution=resolution, stride=1)[0]
+
+
+def paste_in_box(values: Tensor, box: Tensor, image_size: tuple[int, int]) -> Tensor:
+    """Paste (C, R, R) region values into box (4,) xyxy px of an (H, W) image -> (C, H, W).
+
+    Bilinear: the region's outer edges map to the box edges (the inverse of ``crop_in_box``);
+    pixels whose centres lie outside [x0, x1) x [y0, y1) are 0.
+    """
+    height, width = image_size
+    out = values.new_zeros((values.shape[0], height, width))
+    x0, y0, x1, y1 = (float(v) for v in box)
+    cols = torch.arange(max(int(np.floor(x0)), 0), min(int(np.ceil(x1)), width))
+    rows = torch.arange(max(int(np.floor(y0)), 0), min(int(np.ceil(y1)), height))
+    if len(cols) == 0 or len(rows) == 0:
+        return out
+    gx = (cols.to(values.dtype) + 0.5 - x0) / max(x1 - x0, 1e-6) * 2.0 - 1.0
+    gy = (rows.to(values.dtype) + 0.5 - y0) / max(y1 - y0, 1e-6) * 2.0 - 1.0
+    grid = torch.stack(torch.meshgrid(gx, gy, indexing="xy"), dim=-1)[None]
+    sampled = F.grid_sample(values[None], grid, mode="bilinear", padding_mode="border", align_corners=False)[
+        0
+    ]
+    inside = (((gx >= -1.0) & (gx < 1.0))[None, :] & ((gy >= -1.0) & (gy < 1.0))[:, None]).to(values.dtype)
+    out[:, rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1] = sampled * inside
+    return out
+
+
+def figure_png(fig: Figure, *, dpi: int = 72) -> bytes:
+    """A matplotlib Figure rendered to PNG bytes (headless, Agg)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()

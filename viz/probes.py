@@ -1,0 +1,111 @@
+"""Research probes: how much of a mask can given bases express at attention size M?
+
+``oracle_attention`` optimises the top-level attention directly against a ground-truth mask,
+with the detection's cropped bases held fixed: the IoU it reaches bounds what any attention head
+could achieve on those bases; compare it with the predicted attention's IoU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from blendmask.modeling.blender import attention_weights, merge
+from viz.images import crop_in_box
+from viz.steps import blending_steps
+
+
+@dataclass(frozen=True)
+class OracleResult:
+    """The best attention found for one mask."""
+
+    attention: Tensor  # (K, M, M) pre-softmax
+    logits: Tensor  # (R, R) mask logits it blends to
+    iou: float  # IoU of sigmoid(logits) >= 0.5 with the target mask
+    loss: float  # final BCE
+
+
+def mask_iou(logits: Tensor, target: Tensor) -> float:
+    """IoU of ``logits >= 0`` (i.e. sigmoid >= 0.5) with ``target >= 0.5``, both (R, R); 1 if both empty."""
+    predicted, truth = logits >= 0, target >= 0.5
+    union = (predicted | truth).sum()
+    return 1.0 if union == 0 else float((predicted & truth).sum() / union)
+
+
+def target_in_box(mask: Tensor, box: Tensor, resolution: int) -> Tensor:
+    """A full-image mask (H, W) cropped to box (4,) xyxy px and resized to (R, R) in 0..1, the
+    way the training target is made (RoIAlign)."""
+    return crop_in_box(mask.float()[None], box, resolution)[0]
+
+
+def oracle_attention(
+    rois: Tensor,
+    gt_mask: Tensor,
+    attn_size: int,
+    *,
+    steps: int = 300,
+    lr: float = 0.1,
+    top_interp: str = "bilinear",
+    init: Tensor | None = None,
+) -> OracleResult:
+    """The attention (K, M, M) that best reconstructs ``gt_mask`` (R, R) from cropped bases
+    ``rois`` (K, R, R), by Adam on BCE-with-logits through the blender's interpolation, softmax
+    (sigmoid if K = 1) and weighted sum. ``init`` (K, M, M) defaults to zeros (uniform weights).
+    """
+    if rois.dim() != 3 or gt_mask.shape != rois.shape[1:]:
+        raise ValueError(
+            f"rois must be (K, R, R) and gt_mask (R, R); got {tuple(rois.shape)}, {tuple(gt_mask.shape)}"
+        )
+    rois = rois.detach().float()[None]
+    target = gt_mask.detach().float()[None]
+    start = torch.zeros(rois.shape[1], attn_size, attn_size) if init is None else init.detach().float()
+    attention = start.clone()[None].requires_grad_(True)
+    optimizer = torch.optim.Adam([attention], lr=lr)
+
+    def blended() -> Tensor:
+        weights = attention_weights(attention, resolution=rois.shape[-1], top_interp=top_interp)
+        return merge(rois, weights)[1]
+
+    with torch.enable_grad():
+        for _ in range(steps):
+            optimizer.zero_grad()
+            loss = F.binary_cross_entropy_with_logits(blended(), target)
+            loss.backward()
+            optimizer.step()
+    with torch.no_grad():
+        logits = blended()[0]
+        loss = F.binary_cross_entropy_with_logits(logits, target[0])
+    return OracleResult(
+        attention=attention.detach()[0], logits=logits, iou=mask_iou(logits, target[0]), loss=float(loss)
+    )
+
+
+@dataclass(frozen=True)
+class AttentionProbe:
+    """Predicted vs oracle attention for one detection."""
+
+    target: Tensor  # (R, R) GT mask in the detection's box
+    predicted_iou: float
+    oracle: OracleResult
+
+
+def probe_detection(prediction: Mapping, index: int, gt_mask: Tensor, *, steps: int = 300) -> AttentionProbe:
+    """Compare detection ``index``'s predicted attention with the oracle on its own cropped bases,
+    against the full-image ground-truth mask ``gt_mask`` (H, W) cropped to the predicted box."""
+    blend = blending_steps(prediction, index)
+    attn_size = (
+        prediction["blend_args"]["attn_size"] if blend.attention is None else blend.attention.shape[-1]
+    )
+    target = target_in_box(gt_mask, blend.box, blend.resolution)
+    oracle = oracle_attention(
+        blend.rois,
+        target,
+        attn_size,
+        steps=steps,
+        top_interp=prediction["blend_args"].get("top_interp", "bilinear"),
+    )
+    return AttentionProbe(target=target, predicted_iou=mask_iou(blend.logits, target), oracle=oracle)
