@@ -80,7 +80,9 @@ def assembler_attention(num_detections: int, attn_size: int, *, device=None, dty
     return one_hot.unsqueeze(0).expand(num_detections, -1, -1, -1)
 
 
-def assembler_weights(num_detections: int, attn_size: int, *, resolution: int, device=None, dtype=None) -> Tensor:
+def assembler_weights(
+    num_detections: int, attn_size: int, *, resolution: int, device=None, dtype=None
+) -> Tensor:
     """The fixed one-hot tile weights (D, M*M, R, R) of the assembler (nearest interpolation)."""
     one_hot = assembler_attention(num_detections, attn_size, device=device, dtype=dtype)
     return F.interpolate(one_hot, size=(resolution, resolution), mode="nearest")

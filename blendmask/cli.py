@@ -1,0 +1,285 @@
+"""The ``blendmask`` command: synth, subset, train, eval, predict, render, demo (``blendmask CMD --help``).
+
+Multi-GPU / multi-machine training is the same ``train`` command under torchrun, e.g.
+``torchrun --nproc_per_node 8 -m blendmask.cli train ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from .data import make_synthetic_coco
+
+    data = make_synthetic_coco(
+        args.out,
+        num_train=args.num_train,
+        num_val=args.num_val,
+        image_size=args.size,
+        num_classes=args.num_classes,
+        seed=args.seed,
+    )
+    print(f"train: {data.train_images} ({data.train_ann})")
+    print(f"val:   {data.val_images} ({data.val_ann})")
+    return 0
+
+
+def _cmd_subset(args: argparse.Namespace) -> int:
+    from .data import make_subset
+
+    categories = None
+    if args.categories:
+        categories = [int(c) if c.strip().isdigit() else c.strip() for c in args.categories.split(",")]
+    make_subset(
+        args.ann,
+        args.out,
+        categories=categories,
+        max_images=args.max_images,
+        min_instances=args.min_instances,
+        seed=args.seed,
+    )
+    subset = json.loads(Path(args.out).read_text())
+    print(
+        f"{args.out}: {len(subset['images'])} images, {len(subset['annotations'])} annotations, "
+        f"{len(subset['categories'])} categories"
+    )
+    return 0
+
+
+def _train_config(args: argparse.Namespace):
+    """The preset with the command line's overrides. ``--iters`` rescales a step schedule's lr_steps
+    and caps the warm-up at a tenth of the run."""
+    from .config import BlendMaskConfig
+
+    overrides = {}
+    if args.method:
+        overrides["method"] = args.method
+    if args.batch_size:
+        overrides["batch_size"] = args.batch_size
+    if args.lr:
+        overrides["lr"] = args.lr
+    cfg = BlendMaskConfig.from_preset(args.preset, rkm=args.rkm, **overrides)
+    if args.iters:
+        scale = args.iters / cfg.max_iter
+        cfg = dataclasses.replace(
+            cfg,
+            max_iter=args.iters,
+            lr_steps=tuple(round(step * scale) for step in cfg.lr_steps),
+            warmup_iters=min(cfg.warmup_iters, args.iters // 10),
+        )
+    return cfg
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .engine import coco_eval_set, coco_train_set, format_metrics, init_distributed, train
+
+    init_distributed(args.device)
+    cfg = _train_config(args)
+    train_set = coco_train_set(cfg, args.data_root, args.train_ann)
+    names = list(train_set.categories)
+    cfg = dataclasses.replace(cfg, num_classes=len(names), class_names=names)
+    val_set = coco_eval_set(args.val_root or args.data_root, args.val_ann) if args.val_ann else None
+    result = train(
+        cfg,
+        train_set,
+        out_dir=args.out,
+        val_set=val_set,
+        device=args.device,
+        resume=args.resume,
+        workers=args.workers,
+        seed=args.seed,
+        checkpoint_period=args.checkpoint_period,
+        eval_period=args.eval_period,
+        amp=not args.no_amp,
+        sync_bn=args.sync_bn,
+    )
+    if result.interrupted:
+        return 130
+    if result.checkpoint is not None:
+        print(
+            f"checkpoint: {result.checkpoint} ({result.iteration} iterations, {result.seconds / 60:.1f} min)"
+        )
+    if result.metrics is not None:
+        print(format_metrics(result.metrics))
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from .engine import Predictor, coco_eval_set, evaluate, format_metrics
+
+    predictor = Predictor(args.checkpoint, device=args.device)
+    dataset = coco_eval_set(args.data_root, args.ann)
+    if list(dataset.categories) != predictor.categories:
+        raise ValueError(
+            f"{args.ann} has the categories {list(dataset.categories)}, "
+            f"but {args.checkpoint} was trained on {predictor.categories}"
+        )
+    out = Path(args.out) if args.out else None
+    metrics = evaluate(
+        predictor.model, dataset, out_dir=out.parent if out else None, metrics_file=out, verbose=args.verbose
+    )
+    print(format_metrics(metrics))
+    if out:
+        print(f"metrics: {out}; COCO results: {out.parent / 'coco_results.json'}")
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from .engine import Predictor, to_image_tensor
+    from .engine.render import write_overlay
+
+    predictor = Predictor(args.checkpoint, device=args.device)
+    for image_path in args.images:
+        image = to_image_tensor(image_path)
+        prediction = predictor.predict(image)
+        path = write_overlay(
+            image,
+            prediction,
+            Path(args.out) / f"{Path(image_path).stem}.png",
+            class_names=predictor.categories,
+            score_threshold=args.score_threshold,
+        )
+        kept = int((prediction["scores"] >= args.score_threshold).sum())
+        print(f"{image_path}: {kept} instances with score >= {args.score_threshold} -> {path}")
+    return 0
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from .engine import Predictor, to_image_tensor
+    from .engine.render import write_figures
+
+    predictor = Predictor(args.checkpoint, device=args.device)
+    image = to_image_tensor(args.image)
+    prediction = predictor.predict(image)
+    for path in write_figures(image, prediction, args.out, prefix=f"{Path(args.image).stem}_"):
+        print(path)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .engine.demo import format_summary, run_demo
+
+    result = run_demo(
+        args.out, iters=args.iters, minutes=args.minutes, device=args.device, workers=args.workers
+    )
+    print(format_summary(result))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="blendmask",
+        description="BlendMask Lab: train, evaluate and look inside BlendMask (CVPR 2020).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("synth", help="write the synthetic COCO-format shapes dataset")
+    p.add_argument("--out", required=True, help="output folder (train/, val/, annotations/)")
+    p.add_argument("--num-train", type=int, default=400, help="training images (default 400)")
+    p.add_argument("--num-val", type=int, default=100, help="validation images (default 100)")
+    p.add_argument("--size", type=int, default=128, help="image side in pixels (default 128)")
+    p.add_argument("--num-classes", type=int, default=3, help="shape classes, 1..6 (default 3)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_synth)
+
+    p = sub.add_parser("subset", help="write a COCO json restricted to some categories / images")
+    p.add_argument("--ann", required=True, help="source COCO instances json")
+    p.add_argument("--out", required=True, help="output json")
+    p.add_argument("--categories", help="comma-separated names or ids, e.g. person,dog or 1,18")
+    p.add_argument("--max-images", type=_positive_int, help="keep at most this many images")
+    p.add_argument("--min-instances", type=int, default=1, help="images need this many kept instances")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_subset)
+
+    p = sub.add_parser("train", help="train BlendMask on a COCO-format dataset (also under torchrun)")
+    p.add_argument("--data-root", required=True, help="folder of the training images")
+    p.add_argument("--train-ann", required=True, help="training COCO instances json")
+    p.add_argument("--val-ann", help="validation json, evaluated at the end (and every --eval-period)")
+    p.add_argument("--val-root", help="folder of the validation images (default: --data-root)")
+    p.add_argument("--preset", default="cpu_tiny", help="config preset (default cpu_tiny), e.g. R_50_1x")
+    p.add_argument("--rkm", help="blender R_K_M, e.g. 28_4_4 or 56_4_14")
+    p.add_argument("--method", choices=("blender", "weighted_sum", "assembler"), help="merging method")
+    p.add_argument("--out", required=True, help="run folder: last.pt, metrics.jsonl, metrics.json")
+    p.add_argument("--iters", type=_positive_int, help="training iterations (rescales a step schedule)")
+    p.add_argument("--batch-size", type=_positive_int, help="global batch size over all processes")
+    p.add_argument("--lr", type=float, help="base learning rate")
+    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes per rank (default 0)")
+    p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt")
+    p.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--checkpoint-period", type=_positive_int, default=500, help="iterations between checkpoints"
+    )
+    p.add_argument(
+        "--eval-period", type=int, default=0, help="iterations between evaluations (0: at the end)"
+    )
+    p.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
+    p.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm across GPUs (CUDA + torchrun)")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("eval", help="COCO mask and box AP of a checkpoint on a COCO-format dataset")
+    p.add_argument("--checkpoint", required=True, help="checkpoint (.pt) written by train")
+    p.add_argument("--data-root", required=True, help="folder of the images")
+    p.add_argument("--ann", required=True, help="COCO instances json")
+    p.add_argument("--out", help="metrics json to write (COCO results go next to it)")
+    p.add_argument("--device", choices=("cpu", "cuda"))
+    p.add_argument("--verbose", action="store_true", help="print COCOeval's full tables")
+    p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("predict", help="overlay PNGs of the predicted instances")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--score-threshold", type=float, default=0.5)
+    p.add_argument("--device", choices=("cpu", "cuda"))
+    p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("render", help="the paper's Figure 1 (blending) and Figure 3 (bases) for an image")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--image", required=True)
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--device", choices=("cpu", "cuda"))
+    p.set_defaults(func=_cmd_render)
+
+    p = sub.add_parser("demo", help="synthetic data -> train cpu_tiny -> evaluate -> overlays and figures")
+    p.add_argument("--out", default="outputs/demo", help="output folder (default outputs/demo)")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument(
+        "--iters", type=_positive_int, help="training iterations (default: the demo's fixed budget)"
+    )
+    budget.add_argument("--minutes", type=float, help="train for about this long instead (machine-dependent)")
+    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0)")
+    p.add_argument("--device", choices=("cpu", "cuda"))
+    p.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``blendmask`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""Training, COCO evaluation, prediction and the demo: the engine behind the ``blendmask`` command."""
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .datasets import coco_eval_set, coco_train_set
+from .distributed import init_distributed
+from .evaluate import coco_evaluate, evaluate, format_metrics, predictions_to_coco
+from .predict import Predictor, to_image_tensor
+from .schedule import build_optimizer, build_scheduler, lr_factor
+from .train import NonFiniteLossError, TrainResult, train
+
+__all__ = [
+    "NonFiniteLossError",
+    "Predictor",
+    "TrainResult",
+    "build_optimizer",
+    "build_scheduler",
+    "coco_eval_set",
+    "coco_evaluate",
+    "coco_train_set",
+    "evaluate",
+    "format_metrics",
+    "init_distributed",
+    "load_checkpoint",
+    "lr_factor",
+    "predictions_to_coco",
+    "save_checkpoint",
+    "to_image_tensor",
+    "train",
+]

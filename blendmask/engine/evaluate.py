@@ -1,0 +1,167 @@
+"""COCO evaluation (pycocotools COCOeval, ``segm`` and ``bbox``) of a model on a COCO-format dataset.
+
+Metrics are fractions in 0..1; a metric COCOeval cannot measure (e.g. APs without small objects)
+is None. The returned dict, also written as JSON:
+
+    {"segm": {"AP", "AP50", "AP75", "APs", "APm", "APl"}, "bbox": {...},
+     "per_category": {name: {"segm": AP, "bbox": AP}}, "num_images": int, "num_detections": int}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pycocotools.mask as mask_util
+import torch
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+from torch import nn
+from tqdm import tqdm
+
+IOU_TYPES = ("segm", "bbox")
+STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl")  # COCOeval.stats[0:6]
+
+
+def predictions_to_coco(
+    prediction: Mapping[str, torch.Tensor],
+    image_id: int,
+    label_to_category_id: Sequence[int] | Mapping[int, int],
+) -> list[dict[str, Any]]:
+    """One image's prediction (boxes (D,4) xyxy, scores (D,), labels (D,), masks (D,H,W) bool) ->
+    COCO results entries with ``bbox`` (xywh), ``segmentation`` (compressed RLE, counts as str),
+    ``score`` and the COCO ``category_id``."""
+    boxes = prediction["boxes"].detach().cpu().double()
+    if boxes.shape[0] == 0:
+        return []
+    scores = prediction["scores"].detach().cpu().tolist()
+    labels = prediction["labels"].detach().cpu().tolist()
+    masks = prediction["masks"].detach().cpu().numpy().astype(np.uint8)
+    rles = mask_util.encode(np.asfortranarray(masks.transpose(1, 2, 0)))
+    xywh = torch.cat([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], dim=1).tolist()
+    results = []
+    for box, score, label, rle in zip(xywh, scores, labels, rles, strict=True):
+        rle["counts"] = rle["counts"].decode("ascii")
+        results.append(
+            {
+                "image_id": int(image_id),
+                "category_id": int(label_to_category_id[label]),
+                "bbox": [round(v, 3) for v in box],
+                "score": float(score),
+                "segmentation": rle,
+            }
+        )
+    return results
+
+
+def coco_evaluate(
+    coco_gt: COCO,
+    results: list[dict[str, Any]],
+    *,
+    image_ids: Sequence[int] | None = None,
+    verbose: bool = False,
+) -> dict[str, Any]:
+    """COCOeval of COCO results entries against ``coco_gt`` for ``segm`` and ``bbox``.
+
+    ``image_ids`` restricts the evaluation (default: every image of ``coco_gt``). With no results at
+    all every AP is 0. ``verbose`` prints COCOeval's summary tables.
+    """
+    image_ids = sorted(coco_gt.getImgIds() if image_ids is None else image_ids)
+    names = {cat["id"]: cat["name"] for cat in coco_gt.loadCats(coco_gt.getCatIds())}
+    metrics: dict[str, Any] = {"per_category": {name: {} for name in names.values()}}
+    for iou_type in IOU_TYPES:
+        if not results:
+            metrics[iou_type] = dict.fromkeys(STAT_NAMES, 0.0)
+            for name in names.values():
+                metrics["per_category"][name][iou_type] = 0.0
+            continue
+        entries = copy.deepcopy(results)
+        if iou_type == "segm":  # loadRes would take areas from the boxes if they stayed
+            for entry in entries:
+                entry.pop("bbox", None)
+        output = io.StringIO()
+        with contextlib.redirect_stdout(output):
+            coco_dt = coco_gt.loadRes(entries)
+            evaluator = COCOeval(coco_gt, coco_dt, iouType=iou_type)
+            evaluator.params.imgIds = image_ids
+            evaluator.evaluate()
+            evaluator.accumulate()
+            evaluator.summarize()
+        if verbose:
+            print(f"COCOeval {iou_type}:\n{output.getvalue()}")
+        metrics[iou_type] = {
+            name: (float(value) if value >= 0 else None)
+            for name, value in zip(STAT_NAMES, evaluator.stats[:6], strict=True)
+        }
+        precision = evaluator.eval["precision"]  # (T, R, K, A, M); area "all", maxDets 100
+        for k, cat_id in enumerate(evaluator.params.catIds):
+            values = precision[:, :, k, 0, -1]
+            values = values[values > -1]
+            metrics["per_category"][names[cat_id]][iou_type] = float(values.mean()) if values.size else None
+    return metrics
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    dataset,
+    *,
+    device: str | torch.device | None = None,
+    out_dir: str | Path | None = None,
+    metrics_file: str | Path | None = None,
+    progress: bool = True,
+    verbose: bool = False,
+) -> dict[str, Any]:
+    """Run ``model`` (eval mode, intermediates off) over a ``CocoInstances``-like dataset and COCOeval it.
+
+    ``dataset`` items are ``(image (3,H,W) float 0..1, target with image_id)``; it provides ``.coco``
+    and ``.label_to_category_id``. With ``out_dir``, writes ``coco_results.json`` (COCO category ids,
+    RLE masks) and ``metrics.json`` there; ``metrics_file`` overrides the metrics path.
+    """
+    model = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    was_training, keep_intermediates = model.training, model.return_intermediates
+    model.eval()
+    model.return_intermediates = False
+    results: list[dict[str, Any]] = []
+    image_ids: list[int] = []
+    try:
+        for index in tqdm(range(len(dataset)), desc="evaluate", disable=not progress, leave=False):
+            image, target = dataset[index]
+            image_id = int(target["image_id"])
+            prediction = model([image.to(device)])[0]
+            results.extend(predictions_to_coco(prediction, image_id, dataset.label_to_category_id))
+            image_ids.append(image_id)
+    finally:
+        model.train(was_training)
+        model.return_intermediates = keep_intermediates
+    metrics = coco_evaluate(dataset.coco, results, image_ids=image_ids, verbose=verbose)
+    metrics["num_images"] = len(image_ids)
+    metrics["num_detections"] = len(results)
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "coco_results.json").write_text(json.dumps(results))
+        metrics_file = metrics_file or out_dir / "metrics.json"
+    if metrics_file is not None:
+        Path(metrics_file).parent.mkdir(parents=True, exist_ok=True)
+        Path(metrics_file).write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
+def format_metrics(metrics: dict[str, Any]) -> str:
+    """A small text table of the COCO metrics (AP values in percent)."""
+
+    def cell(value: float | None) -> str:
+        return "   -" if value is None else f"{100 * value:5.1f}"
+
+    lines = [f"{'':6}" + "".join(f"{name:>7}" for name in STAT_NAMES)]
+    for iou_type in IOU_TYPES:
+        lines.append(f"{iou_type:6}" + "".join(f"{cell(metrics[iou_type][name]):>7}" for name in STAT_NAMES))
+    return "\n".join(lines)

@@ -1,0 +1,78 @@
+"""Predictor: a trained checkpoint -> predictions with intermediates for any single image."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torchvision.transforms.v2 import functional as TF
+
+from ..config import BlendMaskConfig
+from ..modeling.blendmask import BlendMask
+from .checkpoint import load_checkpoint
+
+ImageInput = str | os.PathLike | Image.Image | np.ndarray | torch.Tensor
+
+
+def to_image_tensor(image: ImageInput) -> torch.Tensor:
+    """A path, PIL image, HWC uint8 array or CHW tensor (float 0..1 or uint8) -> (3, H, W) float 0..1 RGB.
+
+    Grayscale, palette and RGBA images are converted to RGB.
+    """
+    if isinstance(image, str | os.PathLike):
+        path = Path(image)
+        if not path.is_file():
+            raise FileNotFoundError(f"image not found: {path}")
+        with Image.open(path) as handle:
+            image = handle.convert("RGB")
+    if isinstance(image, Image.Image):
+        image = image.convert("RGB")
+    if isinstance(image, np.ndarray):
+        if image.ndim == 2:
+            image = np.repeat(image[:, :, None], 3, axis=2)
+        if image.ndim != 3 or image.shape[2] not in (3, 4):
+            raise ValueError(f"array images must be (H, W, 3) or (H, W, 4), got shape {image.shape}")
+        image = np.ascontiguousarray(image[:, :, :3])
+    tensor = TF.to_image(image)  # (C, H, W), keeps the dtype
+    if tensor.ndim != 3 or tensor.shape[0] != 3:
+        raise ValueError(f"tensor images must be (3, H, W), got shape {tuple(tensor.shape)}")
+    if tensor.is_floating_point():
+        tensor = tensor.float()
+        if tensor.min() < 0 or tensor.max() > 1:
+            raise ValueError("float images must hold values in 0..1")
+        return tensor.as_subclass(torch.Tensor)
+    return TF.to_dtype(tensor, torch.float32, scale=True).as_subclass(torch.Tensor)
+
+
+class Predictor:
+    """Loads a checkpoint written by ``train`` (``weights_only=True``: an untrusted file cannot run code).
+
+    Attributes: ``model`` (BlendMask in eval mode, intermediates on), ``cfg`` (BlendMaskConfig),
+    ``categories`` (class names in label order), ``device``.
+    """
+
+    def __init__(self, checkpoint: str | os.PathLike, device: str | torch.device | None = None) -> None:
+        state = load_checkpoint(checkpoint)
+        self.cfg = BlendMaskConfig.from_dict(state["config"])
+        self.categories: list[str] = list(state["categories"])
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.model = BlendMask(self.cfg)
+        self.model.load_state_dict(state["model"])
+        self.model.return_intermediates = True
+        self.model.eval().to(self.device)
+
+    @torch.no_grad()
+    def predict(self, image: ImageInput) -> dict[str, Any]:
+        """The model's prediction dict for one image, every tensor on the CPU.
+
+        boxes (D,4) xyxy / scores (D,) / labels (D,) / masks (D,H,W) bool in the image's size, plus the
+        intermediates (bases, input_boxes, attentions, rois, mask_logits, image_size, input_size,
+        scale, blend_args).
+        """
+        tensor = to_image_tensor(image).to(self.device)
+        prediction = self.model([tensor])[0]
+        return {key: value.cpu() if torch.is_tensor(value) else value for key, value in prediction.items()}

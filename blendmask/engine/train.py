@@ -1,0 +1,387 @@
+"""The training loop: one process or DDP under torchrun, CPU or CUDA (AMP), resumable, interruptible.
+
+Writes into ``out_dir``:
+    last.pt         the newest checkpoint (atomically replaced every ``checkpoint_period`` and at the end)
+    metrics.jsonl   one JSON object per logged iteration: iter, each loss, total_loss, lr, time, data_time
+    metrics.json    final COCO metrics when a validation set is given
+    events.*        TensorBoard scalars when tensorboard is installed
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from ..config import BlendMaskConfig
+from ..data import collate
+from ..modeling.blendmask import BlendMask
+from . import distributed as du
+from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .evaluate import evaluate
+from .sampling import SeededSamples, StreamSampler
+from .schedule import build_optimizer, build_scheduler
+
+CHECKPOINT_NAME = "last.pt"
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Raised when a loss becomes NaN or infinite; the last good checkpoint is left in place."""
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` leaves behind."""
+
+    model: nn.Module  # the trained model (unwrapped from DDP), in eval mode
+    iteration: int  # completed iterations
+    checkpoint: Path | None  # the checkpoint written last (None on ranks other than 0)
+    interrupted: bool  # True when stopped by Ctrl-C before max_iter
+    seconds: float  # wall time of the training loop
+    metrics: dict[str, Any] | None  # final COCO metrics when a validation set was given
+
+
+class _StopRequest:
+    """SIGINT handler for the main thread: the first Ctrl-C asks the loop to stop after the current
+    iteration (the loop then saves and returns); a second one interrupts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    @contextmanager
+    def installed(self) -> Iterator[_StopRequest]:
+        try:
+            previous = signal.signal(signal.SIGINT, self)
+        except ValueError:  # not the main thread: leave signals alone
+            yield self
+            return
+        try:
+            yield self
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _tensorboard_writer(out_dir: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(log_dir=str(out_dir))
+
+
+def _to_device(images: list[torch.Tensor], targets: list[dict], device: torch.device):
+    images = [image.to(device, non_blocking=True) for image in images]
+    targets = [
+        {
+            key: value.to(device, non_blocking=True) if torch.is_tensor(value) else value
+            for key, value in t.items()
+        }
+        for t in targets
+    ]
+    return images, targets
+
+
+def _resolve_device(device: str | torch.device | None) -> torch.device:
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(device)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError("device 'cuda' requested but CUDA is not available")
+        if du.is_distributed() and device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
+    return device
+
+
+def _amp_settings(device: torch.device, amp: bool) -> tuple[torch.dtype | None, bool]:
+    """(autocast dtype or None, whether a GradScaler is needed): bfloat16 where supported, else float16."""
+    if not amp or device.type != "cuda":
+        return None, False
+    if torch.cuda.is_bf16_supported():
+        return torch.bfloat16, False
+    return torch.float16, True
+
+
+def train(
+    cfg: BlendMaskConfig,
+    train_set: Dataset,
+    *,
+    out_dir: str | Path,
+    val_set: Dataset | None = None,
+    device: str | torch.device | None = None,
+    resume: bool = False,
+    workers: int = 0,
+    seed: int = 0,
+    checkpoint_period: int = 500,
+    log_period: int = 20,
+    eval_period: int = 0,
+    amp: bool = True,
+    sync_bn: bool = False,
+    deterministic: bool = False,
+    progress: bool = True,
+) -> TrainResult:
+    """Train ``BlendMask(cfg)`` on ``train_set``: ``cfg.max_iter`` steps of global batch ``cfg.batch_size``.
+
+    ``train_set`` yields ``(image (3,H,W) float 0..1, target)`` already augmented for training and has
+    ``.categories`` (class names in label order, ``len == cfg.num_classes``). Inside an initialised
+    process group (torchrun, see ``distributed.init_distributed``) the model is wrapped in DDP, each
+    rank takes ``batch_size / world_size`` images, and only rank 0 logs, evaluates and writes files.
+
+    ``resume`` continues from ``out_dir/last.pt`` when it exists (same weights at the end as an
+    uninterrupted run). Ctrl-C stops after the current iteration, saves and returns with
+    ``interrupted=True``. A non-finite loss raises :class:`NonFiniteLossError` and writes nothing.
+    ``amp`` enables autocast (bfloat16, or float16 with a GradScaler) on CUDA; ``sync_bn`` converts
+    BatchNorm layers to SyncBatchNorm (CUDA + DDP only); ``deterministic`` selects deterministic
+    kernels for the loop (bitwise-reproducible CPU runs, e.g. resume == uninterrupted). ``val_set`` is evaluated at the end and every
+    ``eval_period`` iterations (0 = only at the end).
+    """
+    out_dir = Path(out_dir)
+    device = _resolve_device(device)
+    rank, world_size, main = du.get_rank(), du.get_world_size(), du.is_main_process()
+    if cfg.batch_size % world_size:
+        raise ValueError(f"batch_size {cfg.batch_size} is not divisible by the {world_size} processes")
+    categories = [str(name) for name in train_set.categories]
+    if len(categories) != cfg.num_classes:
+        raise ValueError(
+            f"the training set has {len(categories)} categories but cfg.num_classes = {cfg.num_classes}"
+        )
+    if sync_bn and (device.type != "cuda" or not du.is_distributed()):
+        raise ValueError("sync_bn needs CUDA devices and a distributed run (torchrun)")
+
+    torch.manual_seed(seed)
+    model: nn.Module = BlendMask(cfg).to(device)
+    if sync_bn:
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    optimizer = build_optimizer(model, cfg)
+    scheduler = build_scheduler(optimizer, cfg)
+    autocast_dtype, use_scaler = _amp_settings(device, amp)
+    scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
+
+    checkpoint_path = out_dir / CHECKPOINT_NAME
+    start_iter = 0
+    if resume and checkpoint_path.is_file():
+        state = load_checkpoint(checkpoint_path)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        if state["scaler"]:
+            scaler.load_state_dict(state["scaler"])
+        set_rng_state(state["rng"])
+        start_iter = int(state["iteration"])
+        if main:
+            print(f"resuming from {checkpoint_path} at iteration {start_iter}", file=sys.stderr)
+    elif resume and main:
+        print(f"no checkpoint at {checkpoint_path}; starting from iteration 0", file=sys.stderr)
+
+    train_model = model
+    if du.is_distributed():
+        train_model = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True
+        )
+    sampler = StreamSampler(
+        train_set,
+        batch_size=cfg.batch_size // world_size,
+        seed=seed,
+        rank=rank,
+        world_size=world_size,
+        start_iter=start_iter,
+    )
+    loader = DataLoader(
+        SeededSamples(train_set, seed),
+        batch_sampler=sampler,
+        num_workers=workers,
+        collate_fn=collate,
+        pin_memory=device.type == "cuda",
+        persistent_workers=workers > 0,
+    )
+
+    def save(iteration: int) -> Path:
+        return save_checkpoint(
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict() if use_scaler else {},
+                "iteration": iteration,
+                "rng": rng_state(),
+                "config": cfg.to_dict(),
+                "categories": categories,
+            },
+            checkpoint_path,
+        )
+
+    if main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    writer = _tensorboard_writer(out_dir) if main else None
+    log = _MetricsLog(out_dir / "metrics.jsonl", writer) if main else None
+    bar = tqdm(
+        total=cfg.max_iter,
+        initial=start_iter,
+        desc="train",
+        disable=not (main and progress),
+        dynamic_ncols=True,
+    )
+    saved: Path | None = checkpoint_path if start_iter > 0 else None
+    if main and start_iter == 0:
+        (out_dir / "metrics.jsonl").unlink(missing_ok=True)
+    iteration = start_iter
+    interrupted = False
+    metrics = None
+    start_time = time.perf_counter()
+    train_model.train()
+    stop = _StopRequest()
+    data_iter = iter(loader)
+    previous = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        with stop.installed():
+            while iteration < cfg.max_iter:
+                tick = time.perf_counter()
+                images, targets = _to_device(*next(data_iter), device)
+                data_time = time.perf_counter() - tick
+                autocast = (
+                    torch.autocast(device.type, dtype=autocast_dtype)
+                    if autocast_dtype is not None
+                    else nullcontext()
+                )
+                with autocast:
+                    losses = train_model(images, targets)
+                total = sum(losses.values())
+                names = [*losses, "total_loss"]
+                values = torch.stack(
+                    [value.detach().float() for value in losses.values()] + [total.detach().float()]
+                )
+                flags = torch.tensor([float(stop.requested)], device=values.device)
+                reduced = du.all_reduce_mean(torch.cat([values, flags]))
+                values, stop_requested = reduced[:-1].tolist(), reduced[-1].item() > 0
+                bad = [
+                    (name, value)
+                    for name, value in zip(names, values, strict=True)
+                    if not math.isfinite(value)
+                ]
+                if bad:
+                    detail = ", ".join(f"{name}={value}" for name, value in bad)
+                    kept = f"the last good checkpoint is {saved}" if saved else "no checkpoint was written"
+                    raise NonFiniteLossError(
+                        f"non-finite loss at iteration {iteration + 1}: {detail}; training stopped, {kept}"
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(total).backward()
+                if cfg.grad_clip:
+                    scaler.unscale_(optimizer)
+                    nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                scaler.step(optimizer)
+                scaler.update()
+                lr = optimizer.param_groups[0]["lr"]
+                scheduler.step()
+                iteration += 1
+
+                step_metrics = dict(zip(names, values, strict=True))
+                bar.update(1)
+                bar.set_postfix(
+                    {name.removeprefix("loss_"): f"{value:.3f}" for name, value in step_metrics.items()}
+                )
+                if log is not None:
+                    log.add(step_metrics, time=time.perf_counter() - tick, data_time=data_time)
+                    if iteration % log_period == 0 or iteration == cfg.max_iter or stop_requested:
+                        log.flush(iteration, lr)
+                if main and (
+                    iteration % checkpoint_period == 0 or iteration == cfg.max_iter or stop_requested
+                ):
+                    saved = save(iteration)
+                if stop_requested:
+                    interrupted = True
+                    break
+                if (
+                    val_set is not None
+                    and eval_period
+                    and iteration % eval_period == 0
+                    and iteration < cfg.max_iter
+                ):
+                    _evaluate_on_main(model, val_set, device, iteration, log, out_dir=None)
+                    train_model.train()
+    except KeyboardInterrupt:  # a second Ctrl-C: stop at once, keep the last checkpoint as it is
+        interrupted = True
+    finally:
+        bar.close()
+        torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
+    seconds = time.perf_counter() - start_time
+    if interrupted:
+        if main:
+            print(
+                f"interrupted after iteration {iteration}; last checkpoint {saved}; continue with --resume",
+                file=sys.stderr,
+            )
+    elif val_set is not None:
+        metrics = _evaluate_on_main(model, val_set, device, iteration, log, out_dir=out_dir)
+    if writer is not None:
+        writer.close()
+    du.barrier()
+    model.eval()
+    return TrainResult(
+        model=model,
+        iteration=iteration,
+        checkpoint=saved if main else None,
+        interrupted=interrupted,
+        seconds=seconds,
+        metrics=metrics,
+    )
+
+
+def _evaluate_on_main(model, val_set, device, iteration, log, *, out_dir) -> dict[str, Any] | None:
+    """COCO-evaluate on rank 0 while the other ranks wait; logs segm/bbox AP to the metrics log."""
+    metrics = None
+    if du.is_main_process():
+        metrics = evaluate(model, val_set, device=device, out_dir=out_dir, progress=False)
+        record = {
+            f"{kind}_{name}": value for kind in ("segm", "bbox") for name, value in metrics[kind].items()
+        }
+        log.write({"iter": iteration, **record})
+    du.barrier()
+    return metrics
+
+
+class _MetricsLog:
+    """Averages per-iteration values over a logging window and appends them to a JSON-lines file
+    (and TensorBoard when a writer is given)."""
+
+    def __init__(self, path: Path, writer) -> None:
+        self.path = path
+        self.writer = writer
+        self.window: list[dict[str, float]] = []
+
+    def add(self, values: dict[str, float], **timing: float) -> None:
+        self.window.append({**values, **timing})
+
+    def flush(self, iteration: int, lr: float) -> None:
+        if not self.window:
+            return
+        means = {key: sum(entry[key] for entry in self.window) / len(self.window) for key in self.window[0]}
+        self.window = []
+        self.write({"iter": iteration, **means, "lr": lr})
+
+    def write(self, record: dict[str, Any]) -> None:
+        with self.path.open("a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        if self.writer is not None:
+            for key, value in record.items():
+                if key != "iter" and isinstance(value, int | float):
+                    self.writer.add_scalar(key, value, record["iter"])

@@ -1,0 +1,33 @@
+"""Small building blocks shared by the heads: normalisation factory and conv-norm-ReLU."""
+
+from __future__ import annotations
+
+import math
+
+from torch import nn
+
+
+def make_norm(kind: str, channels: int) -> nn.Module:
+    """``"GN"`` (32 groups, fewer when ``channels`` is not divisible), ``"BN"`` or ``"none"``."""
+    if kind == "GN":
+        return nn.GroupNorm(math.gcd(32, channels), channels)
+    if kind == "BN":
+        return nn.BatchNorm2d(channels)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"norm must be 'GN', 'BN' or 'none', got {kind!r}")
+
+
+def conv_norm_relu(in_channels: int, out_channels: int, norm: str, *, kernel_size: int = 3) -> nn.Sequential:
+    """kxk conv (no bias when normalised) -> norm -> ReLU."""
+    conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=norm == "none")
+    return nn.Sequential(conv, make_norm(norm, out_channels), nn.ReLU(inplace=True))
+
+
+def msra_init(module: nn.Module) -> None:
+    """Kaiming-normal (fan_out, ReLU) weights and zero biases for every conv in ``module``."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)

@@ -1,0 +1,91 @@
+"""DDP on CPU (gloo, 2 processes): ranks stay identical and match one process with the same global batch."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from blendmask import BlendMask, BlendMaskConfig
+from blendmask.data import CocoInstances, make_synthetic_coco
+from blendmask.engine import train
+
+SIZE = 64
+ITERS = 2
+
+
+class SameImage:
+    """Every index is the same un-augmented image, so that per-image loss normalisation and
+    BatchNorm statistics are the same for a batch of 1 on each rank and a batch of 2 in one process."""
+
+    def __init__(self, dataset, length: int = 4):
+        self.dataset, self.length = dataset, length
+        self.categories = dataset.categories
+
+    def __len__(self):
+        return self.length
+
+    def __getitem__(self, index):
+        return self.dataset[0]
+
+
+def _config() -> BlendMaskConfig:
+    # SGD: the weights move linearly with the gradients (Adam's normalised steps would magnify
+    # rounding differences of near-zero gradients into full-size steps).
+    return BlendMaskConfig.from_preset(
+        "cpu_tiny", num_classes=3, batch_size=2, max_iter=ITERS, warmup_iters=0, optimizer="sgd", lr=0.005, grad_clip=None
+    )
+
+
+def _dataset(root: str) -> SameImage:
+    data = make_synthetic_coco(root, num_train=2, num_val=0, image_size=SIZE, seed=5)
+    return SameImage(CocoInstances(data.train_images, data.train_ann, train=True))
+
+
+def _worker(rank: int, world_size: int, port: int, root: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=world_size)
+    try:
+        result = train(_config(), _dataset(root), out_dir=os.path.join(root, "run"), device="cpu", progress=False)
+        torch.save(result.model.state_dict(), os.path.join(root, f"rank{rank}.pt"))
+    finally:
+        dist.destroy_process_group()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_path):
+    root = str(tmp_path)
+    _dataset(root)  # written once before the processes start
+    mp.spawn(_worker, args=(2, _free_port(), root), nprocs=2, join=True)
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
+    assert (tmp_path / "run" / "last.pt").is_file()
+    assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 1  # rank 0 only
+
+    torch.manual_seed(0)  # train() seeds with its default seed 0 before building the model
+    initial = BlendMask(_config()).state_dict()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        single = train(_config(), _dataset(root), out_dir=tmp_path / "single", device="cpu", progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    single = single.model.state_dict()
+    deltas = {"ddp": [], "single": []}
+    for name, value in ranks[0].items():
+        assert torch.equal(value, ranks[1][name]), f"{name} differs between the ranks"
+        if name in dict(BlendMask(_config()).named_parameters()):
+            deltas["ddp"].append((value - initial[name]).flatten())
+            deltas["single"].append((single[name] - initial[name]).flatten())
+    ddp, one = torch.cat(deltas["ddp"]), torch.cat(deltas["single"])
+    print("relative", ((ddp - one).norm() / one.norm()).item(), one.norm().item())
