@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,7 +42,7 @@ def _cmd_subset(args: argparse.Namespace) -> int:
     categories = None
     if args.categories:
         categories = [int(c) if c.strip().isdigit() else c.strip() for c in args.categories.split(",")]
-    make_subset(
+    summary = make_subset(
         args.ann,
         args.out,
         categories=categories,
@@ -51,10 +50,9 @@ def _cmd_subset(args: argparse.Namespace) -> int:
         min_instances=args.min_instances,
         seed=args.seed,
     )
-    subset = json.loads(Path(args.out).read_text())
     print(
-        f"{args.out}: {len(subset['images'])} images, {len(subset['annotations'])} annotations, "
-        f"{len(subset['categories'])} categories"
+        f"{args.out}: {summary['images']} images, {summary['annotations']} annotations, "
+        f"{summary['categories']} categories"
     )
     return 0
 
@@ -164,7 +162,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
     predictor = Predictor(args.checkpoint, device=args.device)
     image = to_image_tensor(args.image)
     prediction = predictor.predict(image)
-    for path in write_figures(image, prediction, args.out, prefix=f"{Path(args.image).stem}_"):
+    prefix = f"{Path(args.image).stem}_"
+    for path in write_figures(image, prediction, args.out, class_names=predictor.categories, prefix=prefix):
         print(path)
     return 0
 
@@ -173,7 +172,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from .engine.demo import format_summary, run_demo
 
     result = run_demo(
-        args.out, iters=args.iters, minutes=args.minutes, device=args.device, workers=args.workers
+        args.out,
+        iters=args.iters,
+        minutes=args.minutes,
+        num_train=args.num_train,
+        num_val=args.num_val,
+        device=args.device,
+        workers=args.workers,
     )
     print(format_summary(result))
     return 0
@@ -262,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--iters", type=_positive_int, help="training iterations (default: the demo's fixed budget)"
     )
     budget.add_argument("--minutes", type=float, help="train for about this long instead (machine-dependent)")
+    p.add_argument("--num-train", type=_positive_int, help="synthetic training images (default: the demo's)")
+    p.add_argument("--num-val", type=_positive_int, help="synthetic validation images (default: the demo's)")
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0)")
     p.add_argument("--device", choices=("cpu", "cuda"))
     p.set_defaults(func=_cmd_demo)

@@ -60,7 +60,7 @@ class BlendMaskConfig:
     frozen_bn: bool = True  # torchvision FrozenBatchNorm2d in the backbone
     freeze_at: int = 2  # 0 none, 1 stem, 2 stem + res2, ... (detectron2 FREEZE_AT)
     fpn_channels: int = 256
-    fpn_max_level: int = 7  # FPN gives P3..P{max}; P6/P7 come from P5 (FCOS)
+    fpn_max_level: int = 7  # 7: P3..P7 with P6/P7 from P5 (FCOS); 5: P3..P5 (BlendMask-RT)
 
     # --- FCOS
     fcos_channels: int = 256
@@ -150,7 +150,7 @@ class BlendMaskConfig:
         for name in ("num_bases", "attn_size", "bottom_resolution", "fcos_num_convs", "fcos_post_nms_topk"):
             check(getattr(self, name) >= 1, name, f"must be >= 1, got {getattr(self, name)}")
         check(self.bottom_num_convs >= 0, "bottom_num_convs", f"must be >= 0, got {self.bottom_num_convs}")
-        check(5 <= self.fpn_max_level <= 7, "fpn_max_level", f"must be 5, 6 or 7, got {self.fpn_max_level}")
+        check(self.fpn_max_level in (5, 7), "fpn_max_level", f"must be 5 or 7, got {self.fpn_max_level}")
         check(
             len(self.fcos_sizes_of_interest) == self.num_levels - 1,
             "fcos_sizes_of_interest",

@@ -81,6 +81,7 @@ def test_rkm_strings():
         (dict(method="mix"), "method"),
         (dict(bases_stride=16), "bases_stride"),
         (dict(fpn_max_level=5), "fcos_sizes_of_interest"),
+        (dict(fpn_max_level=6), "fpn_max_level"),
         (dict(bottom_module="deeplabv3plus"), "bottom_in_features"),
         (dict(class_names=["one"]), "class_names"),
     ],

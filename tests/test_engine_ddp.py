@@ -34,10 +34,17 @@ class SameImage:
 
 
 def _config() -> BlendMaskConfig:
-    # SGD: the weights move linearly with the gradients (Adam's normalised steps would magnify
-    # rounding differences of near-zero gradients into full-size steps).
+    # SGD without clipping: the update is linear in the averaged gradient, so a wrong reduction
+    # (sum, or no averaging) shows; Adam's normalised steps would magnify rounding differences.
     return BlendMaskConfig.from_preset(
-        "cpu_tiny", num_classes=3, batch_size=2, max_iter=ITERS, warmup_iters=0, optimizer="sgd", lr=0.005, grad_clip=None
+        "cpu_tiny",
+        num_classes=3,
+        batch_size=2,
+        max_iter=ITERS,
+        warmup_iters=0,
+        optimizer="sgd",
+        lr=0.005,
+        grad_clip=None,
     )
 
 
@@ -51,7 +58,9 @@ def _worker(rank: int, world_size: int, port: int, root: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", rank=rank, world_size=world_size)
     try:
-        result = train(_config(), _dataset(root), out_dir=os.path.join(root, "run"), device="cpu", progress=False)
+        result = train(
+            _config(), _dataset(root), out_dir=os.path.join(root, "run"), device="cpu", progress=False
+        )
         torch.save(result.model.state_dict(), os.path.join(root, f"rank{rank}.pt"))
     finally:
         dist.destroy_process_group()
@@ -81,11 +90,15 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_pat
     finally:
         torch.set_num_threads(threads)
     single = single.model.state_dict()
-    deltas = {"ddp": [], "single": []}
+    parameters = {name for name, _ in BlendMask(_config()).named_parameters()}
+    ddp, one = [], []
     for name, value in ranks[0].items():
         assert torch.equal(value, ranks[1][name]), f"{name} differs between the ranks"
-        if name in dict(BlendMask(_config()).named_parameters()):
-            deltas["ddp"].append((value - initial[name]).flatten())
-            deltas["single"].append((single[name] - initial[name]).flatten())
-    ddp, one = torch.cat(deltas["ddp"]), torch.cat(deltas["single"])
-    print("relative", ((ddp - one).norm() / one.norm()).item(), one.norm().item())
+        if name in parameters:
+            ddp.append((value - initial[name]).flatten())
+            one.append((single[name] - initial[name]).flatten())
+    ddp, one = torch.cat(ddp), torch.cat(one)
+    assert one.norm() > 0.1  # training moved the weights
+    # The first step's gradients agree to ~1e-5; rounding then grows through the BatchNorm
+    # statistics of tiny feature maps (measured: ~1.5 % after 2 steps; a sum instead of a mean: 100 %).
+    assert (ddp - one).norm() / one.norm() < 0.05

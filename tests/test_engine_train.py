@@ -18,7 +18,9 @@ SIZE = 64
 
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory):
-    return make_synthetic_coco(tmp_path_factory.mktemp("data"), num_train=8, num_val=2, image_size=SIZE, seed=3)
+    return make_synthetic_coco(
+        tmp_path_factory.mktemp("data"), num_train=8, num_val=2, image_size=SIZE, seed=3
+    )
 
 
 def tiny_config(**overrides) -> BlendMaskConfig:
@@ -69,8 +71,13 @@ def _assert_same_weights(a: dict, b: dict):
 
 def test_training_writes_metrics_and_a_complete_checkpoint(synthetic, tmp_path):
     cfg = tiny_config()
-    result = train(cfg, coco_train_set(cfg, synthetic.train_images, synthetic.train_ann),
-                   out_dir=tmp_path, log_period=2, progress=False)
+    result = train(
+        cfg,
+        coco_train_set(cfg, synthetic.train_images, synthetic.train_ann),
+        out_dir=tmp_path,
+        log_period=2,
+        progress=False,
+    )
     assert result.iteration == 4 and not result.interrupted
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["iter"] for r in records] == [2, 4]
@@ -98,20 +105,28 @@ def test_ctrl_c_then_resume_equals_an_uninterrupted_run(synthetic, tmp_path):
 
     # Ctrl-C while the batch of iteration 3 loads: iteration 3 completes, is saved, training returns.
     interrupted = train(
-        cfg, Hooked(train_set, at=4, hook=_send_sigint), out_dir=tmp_path / "cut", deterministic=True, progress=False
+        cfg,
+        Hooked(train_set, at=4, hook=_send_sigint),
+        out_dir=tmp_path / "cut",
+        deterministic=True,
+        progress=False,
     )
     assert interrupted.interrupted and interrupted.iteration == 3
     assert load_checkpoint(tmp_path / "cut" / "last.pt")["iteration"] == 3
     resumed = train(cfg, train_set, out_dir=tmp_path / "cut", resume=True, deterministic=True, progress=False)
     assert resumed.iteration == 5 and not resumed.interrupted
     _assert_same_weights(full.model.state_dict(), resumed.model.state_dict())
-    logged = [json.loads(line)["iter"] for line in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()]
+    logged = [
+        json.loads(line)["iter"] for line in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()
+    ]
     assert logged == [3, 5]
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(synthetic, tmp_path):
     cfg = tiny_config(max_iter=6)
-    train_set = Hooked(coco_train_set(cfg, synthetic.train_images, synthetic.train_ann), at=4, hook=_nan_image)
+    train_set = Hooked(
+        coco_train_set(cfg, synthetic.train_images, synthetic.train_ann), at=4, hook=_nan_image
+    )
     with pytest.raises(NonFiniteLossError, match=r"iteration 3: loss_\w+=nan") as error:
         train(cfg, train_set, out_dir=tmp_path, checkpoint_period=2, progress=False)
     assert str(tmp_path / "last.pt") in str(error.value)

@@ -72,8 +72,8 @@ def run_demo(
     *,
     iters: int | None = None,
     minutes: float | None = None,
-    num_train: int = DEMO_NUM_TRAIN,
-    num_val: int = DEMO_NUM_VAL,
+    num_train: int | None = None,
+    num_val: int | None = None,
     device: str | None = None,
     workers: int = 0,
     seed: int = 0,
@@ -81,13 +81,16 @@ def run_demo(
 ) -> DemoResult:
     """Build the synthetic set, train ``cpu_tiny`` for ``iters`` iterations (default ``DEMO_ITERS``; with
     ``minutes``, as many as fit in that training time at the measured speed), evaluate on the
-    validation split and render overlays and Figures 1 and 3 into ``out_dir``."""
+    validation split and render overlays and Figures 1 and 3 into ``out_dir``. The synthetic set has
+    ``num_train`` / ``num_val`` images (default ``DEMO_NUM_TRAIN`` / ``DEMO_NUM_VAL``)."""
     if iters is not None and minutes is not None:
         raise ValueError("give either iters or minutes, not both")
     start = time.perf_counter()
     out_dir = Path(out_dir)
     device_ = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    data = make_synthetic_coco(out_dir / "data", num_train=num_train, num_val=num_val, seed=seed)
+    data = make_synthetic_coco(
+        out_dir / "data", num_train=num_train or DEMO_NUM_TRAIN, num_val=num_val or DEMO_NUM_VAL, seed=seed
+    )
     preset = BlendMaskConfig.from_preset("cpu_tiny", **DEMO_OVERRIDES)
     train_set = coco_train_set(preset, data.train_images, data.train_ann)
     val_set = coco_eval_set(data.val_images, data.val_ann)
@@ -129,7 +132,7 @@ def run_demo(
         if best is None or top > best[0]:
             best = (top, image, prediction)
     if best is not None:
-        files.extend(write_figures(best[1], best[2], out_dir))
+        files.extend(write_figures(best[1], best[2], out_dir, class_names=predictor.categories))
     return DemoResult(
         out_dir=out_dir,
         cfg=cfg,

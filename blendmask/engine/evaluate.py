@@ -113,6 +113,7 @@ def evaluate(
     dataset,
     *,
     device: str | torch.device | None = None,
+    batch_size: int = 8,
     out_dir: str | Path | None = None,
     metrics_file: str | Path | None = None,
     progress: bool = True,
@@ -121,8 +122,10 @@ def evaluate(
     """Run ``model`` (eval mode, intermediates off) over a ``CocoInstances``-like dataset and COCOeval it.
 
     ``dataset`` items are ``(image (3,H,W) float 0..1, target with image_id)``; it provides ``.coco``
-    and ``.label_to_category_id``. With ``out_dir``, writes ``coco_results.json`` (COCO category ids,
-    RLE masks) and ``metrics.json`` there; ``metrics_file`` overrides the metrics path.
+    and ``.label_to_category_id``. Images go through the model ``batch_size`` at a time (on CPU a
+    batch is several times faster per image than single images). With ``out_dir``, writes
+    ``coco_results.json`` (COCO category ids, RLE masks) and ``metrics.json`` there;
+    ``metrics_file`` overrides the metrics path.
     """
     model = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
     device = torch.device(device) if device is not None else next(model.parameters()).device
@@ -132,12 +135,15 @@ def evaluate(
     results: list[dict[str, Any]] = []
     image_ids: list[int] = []
     try:
-        for index in tqdm(range(len(dataset)), desc="evaluate", disable=not progress, leave=False):
-            image, target = dataset[index]
-            image_id = int(target["image_id"])
-            prediction = model([image.to(device)])[0]
-            results.extend(predictions_to_coco(prediction, image_id, dataset.label_to_category_id))
-            image_ids.append(image_id)
+        with tqdm(total=len(dataset), desc="evaluate", disable=not progress, leave=False) as bar:
+            for start in range(0, len(dataset), batch_size):
+                items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
+                predictions = model([image.to(device) for image, _ in items])
+                for (_, target), prediction in zip(items, predictions, strict=True):
+                    image_id = int(target["image_id"])
+                    results.extend(predictions_to_coco(prediction, image_id, dataset.label_to_category_id))
+                    image_ids.append(image_id)
+                bar.update(len(items))
     finally:
         model.train(was_training)
         model.return_intermediates = keep_intermediates

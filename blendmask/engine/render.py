@@ -8,14 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from PIL import Image
-
-
-def _image_array(image: torch.Tensor) -> np.ndarray:
-    """(3, H, W) float 0..1 -> (H, W, 3) uint8."""
-    return (image.clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()).copy()
 
 
 def write_overlay(
@@ -24,14 +18,12 @@ def write_overlay(
     path: str | Path,
     *,
     class_names: list[str],
-    score_threshold: float,
+    score_threshold: float = 0.5,
 ) -> Path:
-    """Instances (masks, boxes, ``class score``) drawn over ``image`` (3,H,W) -> PNG at ``path``."""
+    """Instances (masks, boxes, ``class score``) over ``image`` (3,H,W) float 0..1 -> PNG at ``path``."""
     import viz
 
-    drawn = viz.draw_instances(
-        _image_array(image), prediction, class_names=class_names, score_threshold=score_threshold
-    )
+    drawn = viz.draw_instances(image, prediction, class_names=class_names, score_threshold=score_threshold)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(drawn).save(path)
@@ -39,35 +31,31 @@ def write_overlay(
 
 
 def write_figures(
-    image: torch.Tensor, prediction: dict[str, Any], out_dir: str | Path, *, prefix: str = ""
+    image: torch.Tensor,
+    prediction: dict[str, Any],
+    out_dir: str | Path,
+    *,
+    class_names: list[str],
+    prefix: str = "",
 ) -> list[Path]:
-    """Figure 1 (the blending of the top-scoring instance) and Figure 3 (bases and attentions) as PNGs.
+    """Figure 1 (the blending of the top-scoring detection) and Figure 3 (bases and attentions) as
+    ``{prefix}figure1_blending.png`` and ``{prefix}figure3_bases.png`` in ``out_dir``.
 
-    Returns the paths written; with no detection only Figure 3 is written.
+    Returns the paths written; without any detection only Figure 3 is drawn.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     import viz
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    array = _image_array(image)
     figures = []
     if prediction["scores"].numel():
-        figures.append(
-            (
-                "figure1_blending.png",
-                viz.blending_figure(prediction, array, int(prediction["scores"].argmax())),
-            )
-        )
-    figures.append(("figure3_bases.png", viz.bases_figure(prediction, array)))
+        top = int(prediction["scores"].argmax())
+        figure1 = viz.blending_figure(prediction, image, top, class_names=class_names)
+        figures.append(("figure1_blending.png", figure1))
+    figures.append(("figure3_bases.png", viz.bases_figure(prediction, image)))
     written = []
     for name, figure in figures:
         path = out_dir / f"{prefix}{name}"
-        figure.savefig(path, dpi=110, bbox_inches="tight")
-        plt.close(figure)
+        figure.savefig(path, dpi=120, bbox_inches="tight")
         written.append(path)
     return written

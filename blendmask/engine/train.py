@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -149,8 +150,8 @@ def train(
     ``interrupted=True``. A non-finite loss raises :class:`NonFiniteLossError` and writes nothing.
     ``amp`` enables autocast (bfloat16, or float16 with a GradScaler) on CUDA; ``sync_bn`` converts
     BatchNorm layers to SyncBatchNorm (CUDA + DDP only); ``deterministic`` selects deterministic
-    kernels for the loop (bitwise-reproducible CPU runs, e.g. resume == uninterrupted). ``val_set`` is evaluated at the end and every
-    ``eval_period`` iterations (0 = only at the end).
+    kernels for the loop (bitwise-reproducible CPU runs, e.g. resume == uninterrupted). ``val_set``
+    is evaluated at the end and every ``eval_period`` iterations (0 = only at the end).
     """
     out_dir = Path(out_dir)
     device = _resolve_device(device)
@@ -172,6 +173,7 @@ def train(
     optimizer = build_optimizer(model, cfg)
     scheduler = build_scheduler(optimizer, cfg)
     autocast_dtype, use_scaler = _amp_settings(device, amp)
+    autocast = partial(torch.autocast, device.type, dtype=autocast_dtype) if autocast_dtype else nullcontext
     scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
 
     checkpoint_path = out_dir / CHECKPOINT_NAME
@@ -248,7 +250,10 @@ def train(
     train_model.train()
     stop = _StopRequest()
     data_iter = iter(loader)
-    previous = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    previous = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
     if deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
     try:
@@ -257,12 +262,7 @@ def train(
                 tick = time.perf_counter()
                 images, targets = _to_device(*next(data_iter), device)
                 data_time = time.perf_counter() - tick
-                autocast = (
-                    torch.autocast(device.type, dtype=autocast_dtype)
-                    if autocast_dtype is not None
-                    else nullcontext()
-                )
-                with autocast:
+                with autocast():
                     losses = train_model(images, targets)
                 total = sum(losses.values())
                 names = [*losses, "total_loss"]
@@ -272,17 +272,7 @@ def train(
                 flags = torch.tensor([float(stop.requested)], device=values.device)
                 reduced = du.all_reduce_mean(torch.cat([values, flags]))
                 values, stop_requested = reduced[:-1].tolist(), reduced[-1].item() > 0
-                bad = [
-                    (name, value)
-                    for name, value in zip(names, values, strict=True)
-                    if not math.isfinite(value)
-                ]
-                if bad:
-                    detail = ", ".join(f"{name}={value}" for name, value in bad)
-                    kept = f"the last good checkpoint is {saved}" if saved else "no checkpoint was written"
-                    raise NonFiniteLossError(
-                        f"non-finite loss at iteration {iteration + 1}: {detail}; training stopped, {kept}"
-                    )
+                _check_finite(dict(zip(names, values, strict=True)), iteration + 1, saved)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(total).backward()
                 if cfg.grad_clip:
@@ -317,7 +307,6 @@ def train(
                     and iteration < cfg.max_iter
                 ):
                     _evaluate_on_main(model, val_set, device, iteration, log, out_dir=None)
-                    train_model.train()
     except KeyboardInterrupt:  # a second Ctrl-C: stop at once, keep the last checkpoint as it is
         interrupted = True
     finally:
@@ -344,6 +333,17 @@ def train(
         seconds=seconds,
         metrics=metrics,
     )
+
+
+def _check_finite(values: dict[str, float], iteration: int, saved: Path | None) -> None:
+    """Raise NonFiniteLossError naming the iteration and every NaN / infinite loss."""
+    bad = {name: value for name, value in values.items() if not math.isfinite(value)}
+    if bad:
+        detail = ", ".join(f"{name}={value}" for name, value in bad.items())
+        kept = f"the last good checkpoint is {saved}" if saved else "no checkpoint was written"
+        raise NonFiniteLossError(
+            f"non-finite loss at iteration {iteration}: {detail}; training stopped, {kept}"
+        )
 
 
 def _evaluate_on_main(model, val_set, device, iteration, log, *, out_dir) -> dict[str, Any] | None:

@@ -73,17 +73,12 @@ class BackboneFPN(nn.Module):
         super().__init__()
         self.body = Backbone(cfg)
         width = cfg.fpn_channels
-        extra = LastLevelP6P7(width, width) if cfg.fpn_max_level > 5 else None  # P6/P7 from P5 (FCOS)
+        extra = LastLevelP6P7(width, width) if cfg.fpn_max_level == 7 else None  # P6/P7 from P5 (FCOS)
         self.fpn = FeaturePyramidNetwork(list(self.body.out_channels.values()), width, extra_blocks=extra)
-        self.max_level = cfg.fpn_max_level
         self.out_channels = width
 
     def forward(self, x: Tensor) -> tuple[OrderedDict[str, Tensor], OrderedDict[str, Tensor]]:
         c_feats = self.body(x)
         pyramid = self.fpn(c_feats)
-        p_feats = OrderedDict(
-            (f"p{level}", feat) for level, feat in zip(range(3, 8), pyramid.values(), strict=False)
-        )
-        for level in range(self.max_level + 1, 8):
-            p_feats.pop(f"p{level}", None)
+        p_feats = OrderedDict((f"p{level}", feat) for level, feat in enumerate(pyramid.values(), start=3))
         return c_feats, p_feats

@@ -1,0 +1,401 @@
+"""The paper's Table 1 experiment: blender vs weighted sum (YOLACT) vs assembler (FCIS) at one R_K_M.
+
+``merge_variant_configs`` derives the three models from one base config so that only the merging
+differs; ``train_variants`` trains each with the same budget and seeds (re-using finished runs found
+in ``out_dir``); ``format_runs`` / ``format_table1`` / ``ordering_verdict`` put the COCO mask AP next
+to the paper's numbers; ``match_to_ground_truth`` / ``summarize_probes`` serve the oracle-attention
+probes (how much of the ground-truth masks the learned bases can express at each attention size M).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torchvision.ops import box_iou
+
+from ..config import BlendMaskConfig, parse_rkm
+from .predict import Predictor
+from .train import train
+
+MERGE_METHODS = ("blender", "weighted_sum", "assembler")
+"""The three merging strategies of the paper's Table 1, in the order the tables list them."""
+
+PAPER_TABLE1_RKM = "28_4_4"
+PAPER_TABLE1: dict[str, dict[str, float]] = {
+    "weighted_sum": {"AP": 29.7, "AP50": 52.2, "AP75": 30.1},
+    "assembler": {"AP": 30.3, "AP50": 52.5, "AP75": 31.3},
+    "blender": {"AP": 31.6, "AP50": 53.4, "AP75": 33.3},
+}
+"""Paper Table 1: COCO val2017 mask AP in percent, R-50 1x schedule, model 28_4_4."""
+
+TABLE_METRICS = ("AP", "AP50", "AP75")
+SMOKE_ENV = "BLENDMASK_SMOKE"
+RUN_RECORD = "run.json"
+
+
+@dataclass(frozen=True)
+class MergeBudget:
+    """Data size, schedule, seeds and probe effort of one run of the merge comparison."""
+
+    num_train: int  # synthetic training images
+    num_val: int  # synthetic validation images
+    max_iter: int  # training iterations per model (the same for every method)
+    warmup_iters: int
+    seeds: tuple[int, ...]  # every method is trained once per seed
+    probe_images: int  # validation images whose matched instances are probed
+    oracle_steps: int  # Adam steps of each oracle-attention fit
+
+
+SMOKE_BUDGET = MergeBudget(
+    num_train=16, num_val=4, max_iter=6, warmup_iters=2, seeds=(0,), probe_images=2, oracle_steps=25
+)
+FULL_BUDGET = MergeBudget(
+    num_train=400, num_val=100, max_iter=450, warmup_iters=50, seeds=(0, 1), probe_images=12, oracle_steps=200
+)
+
+
+def smoke_mode() -> bool:
+    """True when the ``BLENDMASK_SMOKE`` environment variable is set to anything but ``""``/``"0"``."""
+    return os.environ.get(SMOKE_ENV, "0").strip() not in ("", "0")
+
+
+def merge_budget(smoke: bool | None = None) -> MergeBudget:
+    """``SMOKE_BUDGET`` or ``FULL_BUDGET``; ``smoke=None`` reads ``BLENDMASK_SMOKE``."""
+    return SMOKE_BUDGET if (smoke_mode() if smoke is None else smoke) else FULL_BUDGET
+
+
+def merge_variant_configs(
+    base_cfg: BlendMaskConfig, rkm: str = PAPER_TABLE1_RKM, *, top_interp: str = "nearest"
+) -> dict[str, BlendMaskConfig]:
+    """The three models of Table 1 from one base config; every other field stays the base's.
+
+    ``rkm`` "R_K_M" sets the blender (R, K, M). ``weighted_sum`` is that blender with M = 1;
+    ``assembler`` has K = M*M bases, fixed one-hot tiles and nearest top interpolation (no learned
+    attention). ``top_interp`` is the blender's attention interpolation: the paper's Table 1/2
+    ablations use nearest (its 28_4_4 blender, 31.6 AP, is a row of Table 2).
+    """
+    r, k, m = (parse_rkm(rkm)[key] for key in ("bottom_resolution", "num_bases", "attn_size"))
+    blender = dataclasses.replace(
+        base_cfg, bottom_resolution=r, num_bases=k, attn_size=m, method="blender", top_interp=top_interp
+    )
+    return {
+        "blender": blender,
+        "weighted_sum": dataclasses.replace(blender, attn_size=1, method="weighted_sum"),
+        "assembler": dataclasses.replace(blender, num_bases=m * m, method="assembler", top_interp="nearest"),
+    }
+
+
+def describe_variants(configs: Mapping[str, BlendMaskConfig]) -> str:
+    """A text table of what differs between the variants: R, K, M, method, attention and its size."""
+    lines = [
+        f"{'model':13}{'R':>4}{'K':>4}{'M':>4}  {'method':13}{'attention':11}{'top interp':12}top outputs"
+    ]
+    for name, cfg in configs.items():
+        learned = cfg.method != "assembler"
+        outputs = f"K*M*M = {cfg.num_bases * cfg.attn_size**2}" if learned else "none"
+        lines.append(
+            f"{name:13}{cfg.bottom_resolution:>4}{cfg.num_bases:>4}{cfg.attn_size:>4}  {cfg.method:13}"
+            f"{'learned' if learned else 'one-hot':11}{cfg.top_interp:12}{outputs}"
+        )
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class VariantRun:
+    """One trained model of the comparison."""
+
+    method: str  # key of the configs dict, e.g. "blender"
+    seed: int
+    cfg: BlendMaskConfig
+    checkpoint: Path
+    metrics: dict[str, Any]  # evaluate()'s dict: segm/bbox AP etc. as fractions
+    train_seconds: float
+    reused: bool  # True when loaded from an earlier identical run instead of trained
+
+    def predictor(self, device: str | torch.device | None = None) -> Predictor:
+        """The trained model behind a ``Predictor`` (intermediates on)."""
+        return Predictor(self.checkpoint, device=device)
+
+
+def _dataset_key(dataset) -> dict[str, Any]:
+    ann_file = getattr(dataset, "ann_file", None)
+    return {"ann_file": None if ann_file is None else str(ann_file), "size": len(dataset)}
+
+
+def _load_finished(run_dir: Path, record: dict[str, Any]) -> dict[str, Any] | None:
+    """The stored run record when ``run_dir`` holds a finished run of exactly this setting."""
+    path = run_dir / RUN_RECORD
+    if not path.is_file():
+        return None
+    stored = json.loads(path.read_text())
+    same = all(stored.get(key) == value for key, value in record.items())
+    if not same or not (run_dir / stored.get("checkpoint", "")).is_file():
+        return None
+    return stored
+
+
+def train_variants(
+    configs: Mapping[str, BlendMaskConfig],
+    train_set,
+    *,
+    out_dir: str | Path,
+    val_set,
+    seeds: Sequence[int] = (0,),
+    device: str | torch.device | None = None,
+    retrain: bool = False,
+    progress: bool = True,
+    **train_kwargs: Any,
+) -> list[VariantRun]:
+    """Train and COCO-evaluate every config once per seed, seed by seed, into ``out_dir/<name>/seed<s>/``.
+
+    Every run gets the same data, schedule (each config's own ``max_iter``, ``batch_size``, ...) and
+    seed. A folder whose ``run.json`` records the same config, seed and datasets is re-used
+    (``reused=True``) unless ``retrain``; ``train_kwargs`` go to ``engine.train``.
+    """
+    if not configs:
+        raise ValueError("train_variants needs at least one config")
+    if not seeds:
+        raise ValueError("train_variants needs at least one seed")
+    out_dir = Path(out_dir)
+    runs = []
+    for seed in seeds:
+        for name, cfg in configs.items():
+            run_dir = out_dir / name / f"seed{seed}"
+            record = {
+                "method": name,
+                "seed": int(seed),
+                "config": cfg.to_dict(),
+                "train_set": _dataset_key(train_set),
+                "val_set": _dataset_key(val_set),
+            }
+            stored = None if retrain else _load_finished(run_dir, record)
+            reused = stored is not None
+            if stored is None:
+                if progress:
+                    print(f"training {name} (seed {seed}): {cfg.rkm}, {cfg.max_iter} iterations")
+                result = train(
+                    cfg,
+                    train_set,
+                    out_dir=run_dir,
+                    val_set=val_set,
+                    device=device,
+                    seed=seed,
+                    progress=progress,
+                    **train_kwargs,
+                )
+                if result.interrupted or result.metrics is None:
+                    raise KeyboardInterrupt(f"training of {name} (seed {seed}) was interrupted")
+                stored = {
+                    **record,
+                    "checkpoint": result.checkpoint.name,
+                    "metrics": result.metrics,
+                    "train_seconds": result.seconds,
+                }
+                (run_dir / RUN_RECORD).write_text(json.dumps(stored, indent=1) + "\n")
+            elif progress:
+                print(f"re-using {name} (seed {seed}) from {run_dir}")
+            runs.append(
+                VariantRun(
+                    method=name,
+                    seed=int(seed),
+                    cfg=cfg,
+                    checkpoint=run_dir / stored["checkpoint"],
+                    metrics=stored["metrics"],
+                    train_seconds=float(stored["train_seconds"]),
+                    reused=reused,
+                )
+            )
+    return runs
+
+
+def _percent(value: float | None) -> float | None:
+    return None if value is None else 100.0 * value
+
+
+def mean_ap(runs: Iterable[VariantRun], metric: str = "AP", iou_type: str = "segm") -> dict[str, float]:
+    """Mean over seeds of one metric (percent) per method, in first-seen order."""
+    values: dict[str, list[float]] = {}
+    for run in runs:
+        value = run.metrics[iou_type][metric]
+        values.setdefault(run.method, []).append(100.0 * (value or 0.0))
+    return {method: statistics.fmean(v) for method, v in values.items()}
+
+
+def format_runs(runs: Sequence[VariantRun]) -> str:
+    """One line per (method, seed): mask AP, AP50, AP75, APs/m/l and box AP in percent, training time."""
+    names = ("AP", "AP50", "AP75", "APs", "APm", "APl")
+    lines = [f"{'model':13}{'seed':>5}" + "".join(f"{n:>7}" for n in names) + f"{'box AP':>8}{'train':>9}"]
+    for run in runs:
+        segm = run.metrics["segm"]
+        cells = "".join(_cell(_percent(segm[n]), 7) for n in names)
+        lines.append(
+            f"{run.method:13}{run.seed:>5}{cells}{_cell(_percent(run.metrics['bbox']['AP']), 8)}"
+            f"{run.train_seconds / 60:>7.1f} m"
+        )
+    return "\n".join(lines)
+
+
+def _cell(value: float | None, width: int) -> str:
+    return f"{'-':>{width}}" if value is None else f"{value:>{width}.1f}"
+
+
+def format_table1(runs: Sequence[VariantRun], paper: Mapping[str, Mapping[str, float]] = PAPER_TABLE1) -> str:
+    """Paper Table 1 layout: per method the mean mask AP / AP50 / AP75 over seeds (with the min-max
+    range of AP when there are several seeds) next to the paper's COCO numbers."""
+    means = {metric: mean_ap(runs, metric) for metric in TABLE_METRICS}
+    per_seed: dict[str, list[float]] = {}
+    for run in runs:
+        per_seed.setdefault(run.method, []).append(100.0 * (run.metrics["segm"]["AP"] or 0.0))
+    head = "".join(f"{m:>7}" for m in TABLE_METRICS)
+    lines = [
+        f"{'':13}{'':6}{'here (mean over seeds)':>34}   | paper, COCO",
+        f"{'model':13}{'seeds':>6}{'AP range':>13}{head} |{head}",
+    ]
+    for method, seeds_ap in per_seed.items():
+        spread = f"{min(seeds_ap):.1f}-{max(seeds_ap):.1f}" if len(seeds_ap) > 1 else ""
+        here = "".join(_cell(means[m][method], 7) for m in TABLE_METRICS)
+        theirs = "".join(_cell(paper.get(method, {}).get(m), 7) for m in TABLE_METRICS)
+        lines.append(f"{method:13}{len(seeds_ap):>6}{spread:>13}{here} |{theirs}")
+    return "\n".join(lines)
+
+
+def method_ordering(scores: Mapping[str, float]) -> tuple[str, ...]:
+    """Methods from best to worst score."""
+    return tuple(sorted(scores, key=lambda name: -scores[name]))
+
+
+def ordering_verdict(
+    runs: Sequence[VariantRun], paper: Mapping[str, Mapping[str, float]] = PAPER_TABLE1
+) -> str:
+    """Plain-language comparison of the mask-AP ordering here with the paper's, pair by pair, saying
+    whether each gap is larger than the spread over seeds (every seed of one beats every seed of
+    the other) or within it."""
+    per_seed: dict[str, list[float]] = {}
+    for run in runs:
+        per_seed.setdefault(run.method, []).append(100.0 * (run.metrics["segm"]["AP"] or 0.0))
+    here = {method: statistics.fmean(values) for method, values in per_seed.items()}
+    theirs = {method: values["AP"] for method, values in paper.items() if method in here}
+    order_here, order_paper = method_ordering(here), method_ordering(theirs)
+    num_seeds = min(len(values) for values in per_seed.values())
+    shown = {method: round(value, 1) for method, value in here.items()}  # AP as printed, 0.1 apart or tied
+    plural = "s" if num_seeds > 1 else ""
+    same = all(shown[a] > shown[b] for a, b in zip(order_paper, order_paper[1:], strict=False))
+    lines = [
+        f"here:  {_chain(here, order_here)}  (mask AP, mean of {num_seeds} seed{plural})",
+        f"paper: {_chain(theirs, order_paper)}  (COCO val2017)",
+        f"same ordering as the paper: {'yes' if same else 'no'}",
+    ]
+    for better, worse in zip(order_paper, order_paper[1:], strict=False):
+        gap = here[better] - here[worse]
+        if num_seeds < 2:
+            note = "one seed: no spread to compare with"
+        elif min(per_seed[better]) > max(per_seed[worse]):
+            note = "every seed of the first beats every seed of the second"
+        elif max(per_seed[better]) < min(per_seed[worse]):
+            note = "every seed of the second beats every seed of the first"
+        else:
+            note = "within the seed spread"
+        paper_gap = theirs[better] - theirs[worse]
+        lines.append(f"  {better} - {worse}: {gap:+.1f} AP here, {paper_gap:+.1f} in the paper ({note})")
+    return "\n".join(lines)
+
+
+def _chain(scores: Mapping[str, float], order: Sequence[str]) -> str:
+    """ "a 31.6 > b 30.3 = c 30.3": methods in ``order`` with their scores at 0.1 precision."""
+    text = f"{order[0]} {scores[order[0]]:.1f}"
+    for previous, method in zip(order, order[1:], strict=False):
+        tied = round(scores[previous], 1) == round(scores[method], 1)
+        text += f" {'=' if tied else '>'} {method} {scores[method]:.1f}"
+    return text
+
+
+def match_to_ground_truth(
+    prediction: Mapping[str, torch.Tensor],
+    target: Mapping[str, torch.Tensor],
+    *,
+    iou_threshold: float = 0.5,
+    score_threshold: float = 0.3,
+) -> list[tuple[int, int]]:
+    """Greedy COCO-style matching of detections to ground-truth instances by box IoU.
+
+    Detections scoring ≥ ``score_threshold`` are taken best score first; each takes the still
+    unmatched instance of highest box IoU ≥ ``iou_threshold`` (any class). Returns
+    (instance index, detection index) pairs sorted by instance.
+    """
+    boxes, gt_boxes = prediction["boxes"].float(), target["boxes"].float()
+    if boxes.shape[0] == 0 or gt_boxes.shape[0] == 0:
+        return []
+    ious = box_iou(boxes, gt_boxes)  # (D, N)
+    taken: set[int] = set()
+    pairs = []
+    for det in torch.argsort(prediction["scores"], descending=True).tolist():
+        if float(prediction["scores"][det]) < score_threshold:
+            break
+        candidates = ious[det].clone()
+        candidates[list(taken)] = -1.0
+        best = int(candidates.argmax())
+        if float(candidates[best]) >= iou_threshold:
+            taken.add(best)
+            pairs.append((best, det))
+    return sorted(pairs)
+
+
+@dataclass(frozen=True)
+class ProbeRecord:
+    """Mask IoU (in the detection's box, at R x R) for one ground-truth instance of one model."""
+
+    method: str
+    image: int  # dataset index
+    instance: int  # ground-truth index in the image
+    predicted_iou: float  # with the model's own attention (the fixed tiles for the assembler)
+    oracle_iou: dict[int, float]  # best attention found on the model's bases, per attention size M
+
+
+def summarize_probes(records: Iterable[ProbeRecord], *, common: bool = True) -> dict[str, dict[str, float]]:
+    """Mean IoU per method: ``"predicted"`` and ``"M=<m>"`` for each oracle attention size, plus
+    ``"n"`` instances. ``common`` keeps only instances that every method matched, so the methods are
+    compared on the same masks."""
+    records = list(records)
+    keys: dict[str, set[tuple[int, int]]] = {}
+    for record in records:
+        keys.setdefault(record.method, set()).add((record.image, record.instance))
+    shared = set.intersection(*keys.values()) if keys else set()
+    summary: dict[str, dict[str, float]] = {}
+    for method in keys:
+        chosen = [
+            r for r in records if r.method == method and (not common or (r.image, r.instance) in shared)
+        ]
+        if not chosen:
+            summary[method] = {"n": 0}
+            continue
+        row: dict[str, float] = {
+            "n": len(chosen),
+            "predicted": statistics.fmean(r.predicted_iou for r in chosen),
+        }
+        for m in sorted({m for r in chosen for m in r.oracle_iou}):
+            row[f"M={m}"] = statistics.fmean(r.oracle_iou[m] for r in chosen if m in r.oracle_iou)
+        summary[method] = row
+    return summary
+
+
+def format_probe_summary(
+    summary: Mapping[str, Mapping[str, float]], configs: Mapping[str, BlendMaskConfig]
+) -> str:
+    """Text table of ``summarize_probes``: instances, predicted IoU (own M) and oracle IoU per M."""
+    sizes = sorted({int(k[2:]) for row in summary.values() for k in row if k.startswith("M=")})
+    head = "".join(f"{'M=' + str(m):>8}" for m in sizes)
+    lines = [f"{'model':13}{'n':>4}{'own M':>7}{'predicted':>11} | oracle{head}"]
+    for method, row in summary.items():
+        own = "tiles" if configs[method].method == "assembler" else str(configs[method].attn_size)
+        predicted = f"{row['predicted']:>11.3f}" if row.get("n") else f"{'-':>11}"
+        cells = "".join(f"{row[f'M={m}']:>8.3f}" if f"M={m}" in row else f"{'-':>8}" for m in sizes)
+        lines.append(f"{method:13}{int(row.get('n', 0)):>4}{own:>7}{predicted} | {'':6}{cells}")
+    return "\n".join(lines)
