@@ -101,8 +101,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         checkpoint_period=args.checkpoint_period,
         eval_period=args.eval_period,
-        amp=not args.no_amp,
+        amp=args.amp,
         sync_bn=args.sync_bn,
+        deterministic=args.deterministic,
     )
     if result.interrupted:
         return 130
@@ -232,8 +233,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--eval-period", type=int, default=0, help="iterations between evaluations (0: at the end)"
     )
-    p.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
+    p.add_argument(
+        "--amp",
+        action=argparse.BooleanOptionalAction,
+        help="mixed precision (default: on for CUDA, off for CPU; --amp on a CPU uses bfloat16)",
+    )
     p.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm across GPUs (CUDA + torchrun)")
+    p.add_argument("--deterministic", action="store_true", help="deterministic kernels (reproducible runs)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("eval", help="COCO mask and box AP of a checkpoint on a COCO-format dataset")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from torchvision.ops import box_iou
 from ..config import BlendMaskConfig, parse_rkm
 from .predict import Predictor
 from .train import train
+from .workspace import smoke_mode
 
 MERGE_METHODS = ("blender", "weighted_sum", "assembler")
 """The three merging strategies of the paper's Table 1, in the order the tables list them."""
@@ -37,7 +37,6 @@ PAPER_TABLE1: dict[str, dict[str, float]] = {
 """Paper Table 1: COCO val2017 mask AP in percent, R-50 1x schedule, model 28_4_4."""
 
 TABLE_METRICS = ("AP", "AP50", "AP75")
-SMOKE_ENV = "BLENDMASK_SMOKE"
 RUN_RECORD = "run.json"
 
 
@@ -60,11 +59,6 @@ SMOKE_BUDGET = MergeBudget(
 FULL_BUDGET = MergeBudget(
     num_train=400, num_val=100, max_iter=450, warmup_iters=50, seeds=(0, 1), probe_images=12, oracle_steps=200
 )
-
-
-def smoke_mode() -> bool:
-    """True when the ``BLENDMASK_SMOKE`` environment variable is set to anything but ``""``/``"0"``."""
-    return os.environ.get(SMOKE_ENV, "0").strip() not in ("", "0")
 
 
 def merge_budget(smoke: bool | None = None) -> MergeBudget:

@@ -26,7 +26,7 @@ from .evaluate import evaluate, format_metrics
 from .predict import Predictor
 from .render import write_figures, write_overlay
 from .schedule import build_optimizer
-from .train import train
+from .train import amp_settings, cpu_has_fast_bf16, train
 
 DEMO_ITERS = 500
 DEMO_NUM_TRAIN = 400
@@ -42,24 +42,29 @@ class DemoResult:
 
     out_dir: Path
     cfg: BlendMaskConfig
+    precision: str  # "bfloat16 autocast" or "float32"
     metrics: dict[str, Any]
     train_seconds: float
     total_seconds: float
     files: list[Path]
 
 
-def seconds_per_iteration(cfg: BlendMaskConfig, train_set, *, device: torch.device, steps: int = 3) -> float:
+def seconds_per_iteration(
+    cfg: BlendMaskConfig, train_set, *, device: torch.device, amp: bool, steps: int = 3
+) -> float:
     """Median wall time of a training step (after one untimed step) on a fresh model and one batch."""
     torch.manual_seed(0)
     model = BlendMask(cfg).to(device).train()
     optimizer = build_optimizer(model, cfg)
+    dtype, _ = amp_settings(device, amp)
     images, targets = collate([train_set[i % len(train_set)] for i in range(cfg.batch_size)])
     images = [image.to(device) for image in images]
     targets = [{k: v.to(device) if torch.is_tensor(v) else v for k, v in t.items()} for t in targets]
     times = []
     for _ in range(steps + 1):
         tick = time.perf_counter()
-        loss = sum(model(images, targets).values())
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            loss = sum(model(images, targets).values())
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -82,48 +87,65 @@ def run_demo(
     """Build the synthetic set, train ``cpu_tiny`` for ``iters`` iterations (default ``DEMO_ITERS``; with
     ``minutes``, as many as fit in that training time at the measured speed), evaluate on the
     validation split and render overlays and Figures 1 and 3 into ``out_dir``. The synthetic set has
-    ``num_train`` / ``num_val`` images (default ``DEMO_NUM_TRAIN`` / ``DEMO_NUM_VAL``)."""
+    ``num_train`` / ``num_val`` images (default ``DEMO_NUM_TRAIN`` / ``DEMO_NUM_VAL``). Training uses
+    bfloat16 autocast on CUDA and on CPUs that compute bfloat16 natively, float32 elsewhere."""
     if iters is not None and minutes is not None:
         raise ValueError("give either iters or minutes, not both")
     start = time.perf_counter()
     out_dir = Path(out_dir)
     device_ = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    amp = device_.type == "cuda" or cpu_has_fast_bf16()
     data = make_synthetic_coco(
         out_dir / "data", num_train=num_train or DEMO_NUM_TRAIN, num_val=num_val or DEMO_NUM_VAL, seed=seed
     )
-    preset = BlendMaskConfig.from_preset("cpu_tiny", **DEMO_OVERRIDES)
-    train_set = coco_train_set(preset, data.train_images, data.train_ann)
+    cfg = BlendMaskConfig.from_preset("cpu_tiny", **DEMO_OVERRIDES)
+    train_set = coco_train_set(cfg, data.train_images, data.train_ann)
     val_set = coco_eval_set(data.val_images, data.val_ann)
-    cfg = BlendMaskConfig.from_preset(
-        "cpu_tiny",
-        **DEMO_OVERRIDES,
-        num_classes=len(train_set.categories),
-        class_names=list(train_set.categories),
-    )
+    names = list(train_set.categories)
+    cfg = dataclasses.replace(cfg, num_classes=len(names), class_names=names)
     if minutes is not None:
-        iters = max(1, int(minutes * 60 / seconds_per_iteration(cfg, train_set, device=device_)))
+        iters = max(1, int(minutes * 60 / seconds_per_iteration(cfg, train_set, device=device_, amp=amp)))
         print(f"{minutes:g} min of training at the measured speed: {iters} iterations")
-    if iters is not None:
-        cfg = dataclasses.replace(cfg, max_iter=iters)
+    cfg = dataclasses.replace(cfg, max_iter=iters or DEMO_ITERS)
 
     run = train(
-        cfg, train_set, out_dir=out_dir / "run", device=device_, workers=workers, seed=seed, progress=progress
+        cfg,
+        train_set,
+        out_dir=out_dir / "run",
+        device=device_,
+        workers=workers,
+        seed=seed,
+        amp=amp,
+        progress=progress,
     )
     if run.interrupted:
         raise KeyboardInterrupt
     metrics = evaluate(run.model, val_set, device=device_, out_dir=out_dir, progress=progress)
-
-    predictor = Predictor(run.checkpoint, device=device_)
     files = [out_dir / "metrics.json", out_dir / "coco_results.json", run.checkpoint]
-    best: tuple[float, Any, dict] | None = None
+    files += _render(Predictor(run.checkpoint, device=device_), val_set, out_dir)
+    return DemoResult(
+        out_dir=out_dir,
+        cfg=cfg,
+        precision="bfloat16 autocast" if amp else "float32",
+        metrics=metrics,
+        train_seconds=run.seconds,
+        total_seconds=time.perf_counter() - start,
+        files=files,
+    )
+
+
+def _render(predictor: Predictor, val_set, out_dir: Path) -> list[Path]:
+    """Overlays of the first validation images, and Figures 1 and 3 of the one with the top detection."""
+    files, best = [], None
     for index in range(min(NUM_OVERLAYS, len(val_set))):
         image, target = val_set[index]
         prediction = predictor.predict(image)
+        path = out_dir / "overlays" / f"val_{int(target['image_id']):06d}.png"
         files.append(
             write_overlay(
                 image,
                 prediction,
-                out_dir / "overlays" / f"val_{int(target['image_id']):06d}.png",
+                path,
                 class_names=predictor.categories,
                 score_threshold=OVERLAY_SCORE_THRESHOLD,
             )
@@ -132,15 +154,8 @@ def run_demo(
         if best is None or top > best[0]:
             best = (top, image, prediction)
     if best is not None:
-        files.extend(write_figures(best[1], best[2], out_dir, class_names=predictor.categories))
-    return DemoResult(
-        out_dir=out_dir,
-        cfg=cfg,
-        metrics=metrics,
-        train_seconds=run.seconds,
-        total_seconds=time.perf_counter() - start,
-        files=files,
-    )
+        files += write_figures(best[1], best[2], out_dir, class_names=predictor.categories)
+    return files
 
 
 def format_summary(result: DemoResult) -> str:
@@ -150,7 +165,8 @@ def format_summary(result: DemoResult) -> str:
     lines = [
         "",
         f"BlendMask demo: cpu_tiny ({cfg.backbone}, R_K_M {cfg.rkm}, {cfg.method}) on synthetic shapes",
-        f"  training  {cfg.max_iter} iterations, batch {cfg.batch_size}: {result.train_seconds / 60:.1f} min",
+        f"  training    {cfg.max_iter} iterations, batch {cfg.batch_size}, {result.precision}: "
+        f"{result.train_seconds / 60:.1f} min",
         f"  mask AP     {segm['AP']:.3f}   (AP50 {segm['AP50']:.3f}, AP75 {segm['AP75']:.3f})",
         f"  box AP      {bbox['AP']:.3f}   (AP50 {bbox['AP50']:.3f}, AP75 {bbox['AP75']:.3f})",
         f"  evaluated   {metrics['num_images']} validation images, {metrics['num_detections']} detections",

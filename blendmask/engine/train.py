@@ -111,11 +111,20 @@ def _resolve_device(device: str | torch.device | None) -> torch.device:
     return device
 
 
-def _amp_settings(device: torch.device, amp: bool) -> tuple[torch.dtype | None, bool]:
-    """(autocast dtype or None, whether a GradScaler is needed): bfloat16 where supported, else float16."""
-    if not amp or device.type != "cuda":
+def cpu_has_fast_bf16() -> bool:
+    """True when the CPU computes bfloat16 natively (AVX512-BF16 or AMX), where CPU autocast pays off."""
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
+def amp_settings(device: torch.device, amp: bool | None) -> tuple[torch.dtype | None, bool]:
+    """(autocast dtype or None, whether a GradScaler is needed).
+
+    CUDA: on unless ``amp`` is False; bfloat16 where supported, else float16 with loss scaling.
+    CPU: bfloat16 only when ``amp`` is True.
+    """
+    if amp is False or (device.type != "cuda" and not amp):
         return None, False
-    if torch.cuda.is_bf16_supported():
+    if device.type != "cuda" or torch.cuda.is_bf16_supported():
         return torch.bfloat16, False
     return torch.float16, True
 
@@ -133,7 +142,7 @@ def train(
     checkpoint_period: int = 500,
     log_period: int = 20,
     eval_period: int = 0,
-    amp: bool = True,
+    amp: bool | None = None,
     sync_bn: bool = False,
     deterministic: bool = False,
     progress: bool = True,
@@ -148,7 +157,8 @@ def train(
     ``resume`` continues from ``out_dir/last.pt`` when it exists (same weights at the end as an
     uninterrupted run). Ctrl-C stops after the current iteration, saves and returns with
     ``interrupted=True``. A non-finite loss raises :class:`NonFiniteLossError` and writes nothing.
-    ``amp`` enables autocast (bfloat16, or float16 with a GradScaler) on CUDA; ``sync_bn`` converts
+    ``amp``: mixed precision, by default on CUDA only (bfloat16, or float16 with a GradScaler);
+    True also on CPU (bfloat16 autocast, ~1.5x faster on CPUs with native bfloat16). ``sync_bn`` converts
     BatchNorm layers to SyncBatchNorm (CUDA + DDP only); ``deterministic`` selects deterministic
     kernels for the loop (bitwise-reproducible CPU runs, e.g. resume == uninterrupted). ``val_set``
     is evaluated at the end and every ``eval_period`` iterations (0 = only at the end).
@@ -172,7 +182,7 @@ def train(
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     optimizer = build_optimizer(model, cfg)
     scheduler = build_scheduler(optimizer, cfg)
-    autocast_dtype, use_scaler = _amp_settings(device, amp)
+    autocast_dtype, use_scaler = amp_settings(device, amp)
     autocast = partial(torch.autocast, device.type, dtype=autocast_dtype) if autocast_dtype else nullcontext
     scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
 
