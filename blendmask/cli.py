@@ -82,9 +82,18 @@ def _train_config(args: argparse.Namespace):
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .engine import coco_eval_set, coco_train_set, format_metrics, init_distributed, train
+    from .engine import init_distributed, shutdown_distributed
 
     init_distributed(args.device)
+    try:
+        return _train(args)
+    finally:
+        shutdown_distributed()
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .engine import coco_eval_set, coco_train_set, format_metrics, train
+
     cfg = _train_config(args)
     train_set = coco_train_set(cfg, args.data_root, args.train_ann)
     names = list(train_set.categories)
@@ -108,9 +117,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if result.interrupted:
         return 130
     if result.checkpoint is not None:
-        print(
-            f"checkpoint: {result.checkpoint} ({result.iteration} iterations, {result.seconds / 60:.1f} min)"
-        )
+        minutes = result.seconds / 60
+        print(f"checkpoint: {result.checkpoint} ({result.iteration} iterations, {minutes:.1f} min)")
     if result.metrics is not None:
         print(format_metrics(result.metrics))
     return 0

@@ -12,6 +12,7 @@ import torch
 from blendmask.config import BlendMaskConfig
 from blendmask.data import make_synthetic_coco
 from blendmask.engine import NonFiniteLossError, Predictor, coco_train_set, load_checkpoint, train
+from blendmask.engine.train import amp_settings
 
 SIZE = 64
 
@@ -139,3 +140,19 @@ def test_wrong_number_of_classes_is_refused(synthetic, tmp_path):
     cfg = tiny_config(num_classes=5)
     with pytest.raises(ValueError, match="3 categories but cfg.num_classes = 5"):
         train(cfg, coco_train_set(cfg, synthetic.train_images, synthetic.train_ann), out_dir=tmp_path)
+
+
+def test_mixed_precision_settings_on_cpu():
+    cpu = torch.device("cpu")
+    assert amp_settings(cpu, None) == (None, False)  # CPU default: float32
+    assert amp_settings(cpu, False) == (None, False)
+    assert amp_settings(cpu, True) == (torch.bfloat16, False)
+
+
+def test_cpu_bfloat16_autocast_trains(synthetic, tmp_path):
+    cfg = tiny_config(max_iter=2)
+    train_set = coco_train_set(cfg, synthetic.train_images, synthetic.train_ann)
+    result = train(cfg, train_set, out_dir=tmp_path, amp=True, log_period=1, progress=False)
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert len(records) == 2 and all(0 < r["total_loss"] < 100 for r in records)
+    assert all(v.dtype == torch.float32 for v in result.model.state_dict().values() if v.is_floating_point())

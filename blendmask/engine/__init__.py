@@ -2,7 +2,7 @@
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .datasets import coco_eval_set, coco_train_set
-from .distributed import init_distributed
+from .distributed import init_distributed, shutdown_distributed
 from .evaluate import coco_evaluate, evaluate, format_metrics, predictions_to_coco
 from .predict import Predictor, to_image_tensor
 from .schedule import build_optimizer, build_scheduler, lr_factor
@@ -24,6 +24,7 @@ __all__ = [
     "lr_factor",
     "predictions_to_coco",
     "save_checkpoint",
+    "shutdown_distributed",
     "to_image_tensor",
     "train",
 ]
