@@ -1,9 +1,11 @@
 """Model cost: parameter counts, one-image inference at 512 px (cpu_tiny, R_50_1x), cpu_tiny training
 seconds/iteration (batch 8, 128 px) and blender time for 10 / 100 / 200 detections (K=4, M=14, R=56).
 
-Run as a script to print the numbers as JSON. Timings are medians after a warm-up, on the CPU with
-``threads`` threads; on a shared machine they are noisy. Inference runs with the score threshold
-at 0 so that every image carries the full 100 detections through blending and mask pasting.
+Run as a script to print the numbers as JSON. Every timing is the median over ``repeats`` after a
+warm-up, on the CPU with ``threads`` threads, as ``{"wall_s", "cpu_s"}``: wall-clock seconds and
+process CPU seconds (all threads). On a shared machine the wall times are noisy; the CPU seconds
+at one thread are the steadier number. Inference runs with the score threshold at 0 so that every
+image carries the full 100 detections through blending and mask pasting.
 """
 
 from __future__ import annotations
@@ -19,15 +21,17 @@ from blendmask import BlendMask, BlendMaskConfig
 from blendmask.modeling.blender import blend
 
 
-def _median_seconds(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
+def _median_seconds(fn: Callable[[], object], repeats: int, warmup: int = 1) -> dict[str, float]:
+    """Median wall and process-CPU seconds of ``fn()`` over ``repeats`` calls after ``warmup`` calls."""
     for _ in range(warmup):
         fn()
-    times = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return {"wall_s": round(statistics.median(wall), 5), "cpu_s": round(statistics.median(cpu), 5)}
 
 
 def _random_targets(num: int, size: int, generator: torch.Generator) -> list[dict]:
@@ -43,14 +47,14 @@ def _random_targets(num: int, size: int, generator: torch.Generator) -> list[dic
     return targets
 
 
-def inference_seconds(cfg: BlendMaskConfig, size: int, repeats: int) -> float:
+def inference_seconds(cfg: BlendMaskConfig, size: int, repeats: int) -> dict[str, float]:
     """Seconds for one ``size`` x ``size`` image through the eval-mode model (100 detections)."""
     model = BlendMask(cfg).eval()
     image = torch.rand(3, size, size, generator=torch.Generator().manual_seed(0))
     return _median_seconds(lambda: model([image]), repeats)
 
 
-def train_seconds(cfg: BlendMaskConfig, batch: int, size: int, repeats: int) -> float:
+def train_seconds(cfg: BlendMaskConfig, batch: int, size: int, repeats: int) -> dict[str, float]:
     """Seconds per training iteration (forward, backward, AdamW step) on random images."""
     g = torch.Generator().manual_seed(0)
     model = BlendMask(cfg).train()
@@ -67,7 +71,7 @@ def train_seconds(cfg: BlendMaskConfig, batch: int, size: int, repeats: int) -> 
     return _median_seconds(step, repeats, warmup=2)
 
 
-def blend_seconds(num_dets: int, repeats: int, *, size: int = 512) -> float:
+def blend_seconds(num_dets: int, repeats: int, *, size: int = 512) -> dict[str, float]:
     """``blend`` for ``num_dets`` detections on the bases of one ``size`` px image (K=4, M=14, R=56)."""
     g = torch.Generator().manual_seed(num_dets)
     bases = torch.randn(1, 4, size // 4, size // 4, generator=g)
@@ -89,12 +93,14 @@ def run(threads: int = 2, repeats: int = 5) -> dict:
         for name, cfg in (("cpu_tiny", tiny), ("R_50_1x", r50)):
             out[name] = {
                 "params": sum(p.numel() for p in BlendMask(cfg).parameters()),
-                "infer_512px_s": round(inference_seconds(cfg, 512, repeats), 4),
+                "infer_512px": inference_seconds(cfg, 512, repeats),
             }
-        out["blend_K4_M14_R56_s"] = {str(d): round(blend_seconds(d, repeats * 4), 5) for d in (10, 100, 200)}
-    out["cpu_tiny"]["train_batch8_128px_s_per_iter"] = round(train_seconds(tiny, 8, 128, repeats), 4)
+        out["blend_K4_M14_R56"] = {str(d): blend_seconds(d, repeats * 4) for d in (10, 100, 200)}
+    out["cpu_tiny"]["train_batch8_128px_per_iter"] = train_seconds(tiny, 8, 128, repeats)
     return out
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(), indent=2))
+    import sys
+
+    print(json.dumps(run(threads=int(sys.argv[1]) if len(sys.argv) > 1 else 2), indent=2))

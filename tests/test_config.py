@@ -8,6 +8,7 @@ import pytest
 
 from blendmask import BlendMaskConfig
 from blendmask.config import PRESETS, parse_rkm
+from blendmask.modeling.backbone import resolve_weights
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -103,3 +104,12 @@ def test_unknown_names_are_rejected():
         BlendMaskConfig.from_preset("R_50_1x", bottom_res=28)
     with pytest.raises(ValueError, match="not_a_field"):
         BlendMaskConfig.from_dict({"not_a_field": 1})
+
+
+def test_backbone_weights_names_resolve_without_download():
+    assert resolve_weights("resnet50", None) is None
+    full = resolve_weights("resnet50", "ResNet50_Weights.IMAGENET1K_V1")
+    assert full is resolve_weights("resnet50", "IMAGENET1K_V1")
+    assert resolve_weights("resnet18", "DEFAULT").url.endswith(".pth")
+    with pytest.raises(ValueError, match="backbone_weights"):
+        resolve_weights("resnet50", "NOT_A_WEIGHT")

@@ -61,6 +61,7 @@ VARIANTS = {
         pooler="nearest",
         top_interp="nearest",
     ),
+    "mobilenet_v2_frozen_bn": dict(backbone="mobilenet_v2", frozen_bn=True, freeze_at=2),
     "proto_p3_shared_capped": dict(
         bottom_module="proto_p3",
         bottom_in_features=("p3",),

@@ -15,7 +15,7 @@ from torchvision.ops.feature_pyramid_network import LastLevelP6P7
 from ..config import BlendMaskConfig
 
 
-def _resolve_weights(arch: str, name: str | None):
+def resolve_weights(arch: str, name: str | None):
     """``"ResNet50_Weights.IMAGENET1K_V1"``, ``"IMAGENET1K_V1"`` or ``"DEFAULT"`` -> weights enum."""
     if name is None:
         return None
@@ -49,7 +49,7 @@ class Backbone(nn.Module):
         arch = cfg.backbone
         norm_layer = FrozenBatchNorm2d if cfg.frozen_bn else nn.BatchNorm2d
         net = getattr(torchvision.models, arch)(
-            weights=_resolve_weights(arch, cfg.backbone_weights), norm_layer=norm_layer
+            weights=resolve_weights(arch, cfg.backbone_weights), norm_layer=norm_layer
         )
         stages, channels = _stages(arch, net)
         self.stem, self.c2, self.c3, self.c4, self.c5 = stages
