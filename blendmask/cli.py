@@ -11,6 +11,10 @@ import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .config import BlendMaskConfig
 
 
 def _positive_int(text: str) -> int:
@@ -57,18 +61,15 @@ def _cmd_subset(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train_config(args: argparse.Namespace):
+def _train_config(args: argparse.Namespace) -> BlendMaskConfig:
     """The preset with the command line's overrides. ``--iters`` rescales a step schedule's lr_steps
     and caps the warm-up at a tenth of the run."""
     from .config import BlendMaskConfig
 
     overrides = {}
-    if args.method:
-        overrides["method"] = args.method
-    if args.batch_size:
-        overrides["batch_size"] = args.batch_size
-    if args.lr:
-        overrides["lr"] = args.lr
+    for name in ("method", "batch_size", "lr"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
     cfg = BlendMaskConfig.from_preset(args.preset, rkm=args.rkm, **overrides)
     if args.iters:
         scale = args.iters / cfg.max_iter

@@ -112,6 +112,7 @@ def test_train_variants_trains_each_with_the_same_budget_and_reuses_finished_run
         assert set(run.metrics["segm"]) >= {"AP", "AP50", "AP75"} and run.train_seconds > 0
         record = json.loads((run.checkpoint.parent / "run.json").read_text())
         assert record["config"]["max_iter"] == 2 and record["seed"] == 3
+        assert Path(record["train_set"]["ann_file"]).is_absolute(), "the same data from any working directory"
     predictor = runs[2].predictor(device="cpu")
     assert predictor.cfg.method == "assembler" and predictor.cfg.num_bases == 16
 

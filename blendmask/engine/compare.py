@@ -57,7 +57,7 @@ SMOKE_BUDGET = MergeBudget(
     num_train=16, num_val=4, max_iter=6, warmup_iters=2, seeds=(0,), probe_images=2, oracle_steps=25
 )
 FULL_BUDGET = MergeBudget(
-    num_train=400, num_val=100, max_iter=450, warmup_iters=50, seeds=(0, 1), probe_images=12, oracle_steps=200
+    num_train=400, num_val=100, max_iter=450, warmup_iters=50, seeds=(0, 1), probe_images=20, oracle_steps=200
 )
 
 
@@ -121,7 +121,7 @@ class VariantRun:
 
 def _dataset_key(dataset) -> dict[str, Any]:
     ann_file = getattr(dataset, "ann_file", None)
-    return {"ann_file": None if ann_file is None else str(ann_file), "size": len(dataset)}
+    return {"ann_file": None if ann_file is None else str(Path(ann_file).resolve()), "size": len(dataset)}
 
 
 def _load_finished(run_dir: Path, record: dict[str, Any]) -> dict[str, Any] | None:
@@ -151,8 +151,9 @@ def train_variants(
     """Train and COCO-evaluate every config once per seed, seed by seed, into ``out_dir/<name>/seed<s>/``.
 
     Every run gets the same data, schedule (each config's own ``max_iter``, ``batch_size``, ...) and
-    seed. A folder whose ``run.json`` records the same config, seed and datasets is re-used
-    (``reused=True``) unless ``retrain``; ``train_kwargs`` go to ``engine.train``.
+    seed. A folder whose ``run.json`` records the same config, seed and datasets (annotation file and
+    size) is re-used (``reused=True``) unless ``retrain``; the record does not cover the code, so
+    retrain after changing the model. ``train_kwargs`` go to ``engine.train``.
     """
     if not configs:
         raise ValueError("train_variants needs at least one config")
