@@ -147,10 +147,10 @@ def test_basis_semantics_tells_position_semantic_and_border_bases_apart():
         _semantic_sample([(20, 20, 28, 0), (2, 50, 12, 1)]),
     ]
     result = ws.basis_semantics(samples, resolution=14)
-    kinds = result.kinds()
-    assert kinds[0] == "position-sensitive (right)", result.table()
-    assert kinds[1] == "semantic, on objects" and kinds[2] == "semantic, off objects", result.table()
-    assert kinds[3] == "border", result.table()
+    readings = result.readings()
+    assert readings == ["position (right)", "on objects", "off objects", "border"], result.table()
+    assert result.readings(threshold=0.2)[3] == "border + on objects"
+    assert result.readings(threshold=1.01) == ["no clear reading"] * 4
     assert result.position[0] > 0.95 and abs(float(result.foreground[0])) < 0.2
     assert result.class_selectivity[1] > 0.6 and result.class_selectivity[2] < 0.2, result.table()
     assert result.mean_in_box.shape == (4, 14, 14)
@@ -210,6 +210,32 @@ def test_basis_ablation_measures_what_each_basis_carries():
     assert result.num_detections == 1
     with pytest.raises(ValueError, match="no detection"):
         ws.basis_ablation([prediction], score_threshold=0.95)
+
+
+def _attention_prediction(attentions):
+    count = attentions.shape[0]
+    return {
+        "scores": torch.full((count,), 0.9),
+        "rois": torch.zeros(count, attentions.shape[1], 8, 8),
+        "attentions": attentions,
+        "blend_args": {"method": "blender", "attn_size": attentions.shape[-1], "top_interp": "nearest"},
+    }
+
+
+def test_attention_template_separates_fixed_from_instance_specific_attention():
+    pattern = torch.zeros(2, 2, 2)
+    pattern[0, :, 0], pattern[1, :, 1] = 3.0, 3.0  # basis 1 on the left, basis 2 on the right
+    fixed = ws.attention_template([_attention_prediction(pattern.expand(5, -1, -1, -1).clone())])
+    assert fixed.template_share == pytest.approx(1.0) and fixed.num_detections == 5
+    assert fixed.mean.shape == (2, 8, 8) and fixed.mean[0, :, :4].mean() > 0.9
+    flipped = ws.attention_template([_attention_prediction(torch.stack([pattern, pattern.flip(-1)]))])
+    assert flipped.template_share == pytest.approx(0.0, abs=1e-6)  # the two cancel: nothing shared
+    half = ws.attention_template(
+        [_attention_prediction(torch.stack([pattern, pattern.flip(-1), pattern, pattern]))]
+    )
+    assert 0.2 < half.template_share < 0.8
+    with pytest.raises(ValueError, match="no detection"):
+        ws.attention_template([_attention_prediction(pattern[None])], score_threshold=0.95)
 
 
 class _PerfectPredictor:

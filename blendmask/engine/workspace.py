@@ -220,6 +220,7 @@ def ensure_checkpoint(settings: NotebookSettings, *, seed: int = 0, progress: bo
 
 # ----------------------------------------------------------------------------- bases: §3.4
 
+READING_THRESHOLD = 0.3  # a correlation this strong names a trait of a basis
 _DIRECTIONS = ("right", "upper right", "top", "upper left", "left", "lower left", "bottom", "lower right")
 
 
@@ -255,30 +256,27 @@ class BasisSemantics:
     def num_bases(self) -> int:
         return int(self.foreground.shape[0])
 
-    def kinds(self) -> list[str]:
-        """Per basis, its strongest reading: position-sensitive (with direction), semantic, or border."""
-        kinds = []
+    def readings(self, threshold: float = READING_THRESHOLD) -> list[str]:
+        """Per basis, every measure reaching ``threshold``, strongest first, joined by " + ":
+        "position (<direction>)", "on objects" / "off objects" (semantic) and "border";
+        "no clear reading" when none does."""
+        readings = []
         for k in range(self.num_bases):
-            scores = {
-                "position": float(self.position[k]),
-                "semantic": abs(float(self.foreground[k])),
-                "border": float(self.border[k]),
-            }
-            kind = max(scores, key=scores.get)
-            if kind == "position":
-                kinds.append(f"position-sensitive ({direction_name(*self.direction[k].tolist())})")
-            elif kind == "semantic":
-                kinds.append("semantic, on objects" if self.foreground[k] > 0 else "semantic, off objects")
-            else:
-                kinds.append("border")
-        return kinds
+            traits = [
+                (float(self.position[k]), f"position ({direction_name(*self.direction[k].tolist())})"),
+                (abs(float(self.foreground[k])), "on objects" if self.foreground[k] > 0 else "off objects"),
+                (float(self.border[k]), "border"),
+            ]
+            strong = [name for value, name in sorted(traits, key=lambda t: -t[0]) if value >= threshold]
+            readings.append(" + ".join(strong) or "no clear reading")
+        return readings
 
     def table(self) -> str:
         """A text table: one row per basis."""
         names = ("foreground r", "border r", "position R", "class eta2")
         header = f"{'basis':>5}" + "".join(f"{name:>14}" for name in names) + "  reading"
         rows = [header]
-        for k, kind in enumerate(self.kinds()):
+        for k, kind in enumerate(self.readings()):
             numbers = (self.foreground[k], self.border[k], self.position[k], self.class_selectivity[k])
             signed = [f"{float(v):>+14.2f}" for v in numbers[:2]] + [
                 f"{float(v):>14.2f}" for v in numbers[2:]
@@ -422,15 +420,7 @@ def basis_ablation(
         keep = prediction["scores"].detach().cpu() >= score_threshold
         if not keep.any():
             continue
-        args = prediction["blend_args"]
-        attentions = prediction["attentions"]
-        steps = blend_steps(
-            prediction["rois"].detach().cpu().float()[keep],
-            None if attentions is None else attentions.detach().cpu().float()[keep],
-            method=args["method"],
-            attn_size=args.get("attn_size"),
-            top_interp=args.get("top_interp", "bilinear"),
-        )
+        steps = _steps(prediction, keep)
         full = steps.logits >= 0  # (D, R, R)
         magnitude = steps.products.abs().sum((2, 3))  # (D, K)
         shares.append(magnitude / magnitude.sum(1, keepdim=True).clamp_min(1e-12))
@@ -452,6 +442,56 @@ def basis_ablation(
         iou_without=everything.mean(0),
         contribution=torch.cat(shares).mean(0),
         num_detections=everything.shape[0],
+    )
+
+
+@dataclass(frozen=True)
+class AttentionTemplate:
+    """How instance-specific the soft-maxed attentions s^k (K, R, R) of the detections are.
+
+    mean            (K, R, R) the attention averaged over the detections (a fixed position template)
+    template_share  share of the attentions' variation around a constant weight per basis that the
+                    template explains; 1: every detection uses the same attention (like FCIS' fixed
+                    tiles); the rest, ``1 - template_share``, is specific to the instance
+    """
+
+    mean: Tensor
+    template_share: float
+    num_detections: int
+
+
+def attention_template(
+    predictions: Iterable[Mapping[str, Any]], *, score_threshold: float = 0.3
+) -> AttentionTemplate:
+    """Average the interpolated, soft-maxed attentions of every detection scoring >= ``score_threshold``
+    (eval-mode predictions with intermediates) and measure how much of them that average explains.
+    Raises ValueError without any detection."""
+    weights = []
+    for prediction in predictions:
+        keep = prediction["scores"].detach().cpu() >= score_threshold
+        if keep.any():
+            weights.append(_steps(prediction, keep).weights)
+    if not weights:
+        raise ValueError(f"attention_template: no detection scores >= {score_threshold}")
+    everything = torch.cat(weights)  # (D, K, R, R)
+    mean = everything.mean(0)
+    constant = mean.mean((1, 2), keepdim=True)  # one weight per basis
+    total = float(((everything - constant) ** 2).sum())
+    rest = float(((everything - mean) ** 2).sum())
+    share = 1.0 - rest / total if total > 0 else 1.0
+    return AttentionTemplate(mean=mean, template_share=share, num_detections=everything.shape[0])
+
+
+def _steps(prediction: Mapping[str, Any], keep: Tensor):
+    """``blend_steps`` of the kept detections of a prediction (weights, products, logits)."""
+    args = prediction["blend_args"]
+    attentions = prediction["attentions"]
+    return blend_steps(
+        prediction["rois"].detach().cpu().float()[keep],
+        None if attentions is None else attentions.detach().cpu().float()[keep],
+        method=args["method"],
+        attn_size=args.get("attn_size"),
+        top_interp=args.get("top_interp", "bilinear"),
     )
 
 
@@ -808,6 +848,7 @@ __all__ = [
     "MISS",
     "PHOTOS",
     "SMOKE_ENV",
+    "AttentionTemplate",
     "BasisAblation",
     "BasisSemantics",
     "ImagePredictions",
@@ -816,6 +857,7 @@ __all__ = [
     "Inspection",
     "NotebookSettings",
     "Workspace",
+    "attention_template",
     "basis_ablation",
     "basis_semantics",
     "direction_name",
