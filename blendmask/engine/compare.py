@@ -57,7 +57,7 @@ SMOKE_BUDGET = MergeBudget(
     num_train=16, num_val=4, max_iter=6, warmup_iters=2, seeds=(0,), probe_images=2, oracle_steps=25
 )
 FULL_BUDGET = MergeBudget(
-    num_train=400, num_val=100, max_iter=450, warmup_iters=50, seeds=(0, 1), probe_images=20, oracle_steps=200
+    num_train=400, num_val=100, max_iter=450, warmup_iters=50, seeds=(0, 1), probe_images=12, oracle_steps=200
 )
 
 
