@@ -36,6 +36,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check blendmask viz tests benchmarks
+	$(VENV)/bin/ruff format --check blendmask viz tests benchmarks
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache

@@ -19,8 +19,9 @@ def run(num_images: int = 300, image_size: int = 128, repeats: int = 3) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         for repeat in range(repeats):
             start = time.perf_counter()
-            paths = make_synthetic_coco(Path(tmp) / str(repeat), num_train=num_images, num_val=0,
-                                        image_size=image_size, seed=repeat)
+            paths = make_synthetic_coco(
+                Path(tmp) / str(repeat), num_train=num_images, num_val=0, image_size=image_size, seed=repeat
+            )
             generate.append(time.perf_counter() - start)
             start = time.perf_counter()
             dataset = CocoInstances(paths.train_images, paths.train_ann)

@@ -189,6 +189,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         num_val=args.num_val,
         device=args.device,
         workers=args.workers,
+        seed=args.seed,
+        precision=args.precision,
     )
     print(format_summary(result))
     return 0
@@ -286,6 +288,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-val", type=_positive_int, help="synthetic validation images (default: the demo's)")
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0)")
     p.add_argument("--device", choices=("cpu", "cuda"))
+    p.add_argument("--seed", type=int, default=0, help="seed of the data and the training (default 0)")
+    p.add_argument(
+        "--precision",
+        choices=("auto", "bfloat16", "float32"),
+        default="auto",
+        help="auto (default): bfloat16 autocast on CUDA and on CPUs with native bfloat16, else float32",
+    )
     p.set_defaults(func=_cmd_demo)
     return parser
 

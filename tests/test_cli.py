@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from blendmask.cli import build_parser, main
+from blendmask.data import make_synthetic_coco
 from blendmask.engine import load_checkpoint
 
 COMMANDS = ("synth", "subset", "train", "eval", "predict", "render", "demo")
@@ -144,8 +145,9 @@ def test_predict_writes_overlays(run, tmp_path):
         str(out),
     ]
     assert main([*args, "--score-threshold", "0.0"]) == 0
-    assert Image.open(out / f"{image.stem}.png").size == (64, 64)
-    assert Image.open(out / "photo.png").size == (50, 40)
+    # small images are enlarged by a whole factor until the shorter side reaches 384 px
+    assert Image.open(out / f"{image.stem}.png").size == (64 * 6, 64 * 6)
+    assert Image.open(out / "photo.png").size == (50 * 10, 40 * 10)
 
 
 def test_render_writes_figures(run, tmp_path):
@@ -184,8 +186,23 @@ def test_demo_end_to_end_on_a_tiny_budget(tmp_path, capsys):
     assert (out / "figure3_bases.png").is_file()
 
 
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_demo_precision_and_seed_are_honoured(tmp_path, capsys, precision):
+    out = tmp_path / "demo"
+    args = ["demo", "--out", str(out), "--iters", "2", "--num-train", "4", "--num-val", "1", "--seed", "3"]
+    assert main([*args, "--precision", precision]) == 0
+    summary = capsys.readouterr().out
+    assert f"batch 8, {'bfloat16 autocast' if precision == 'bfloat16' else 'float32'}:" in summary
+    # the seed reaches the synthetic set: seed 3 draws other shapes than seed 0
+    seed0 = make_synthetic_coco(tmp_path / "seed0", num_train=4, num_val=1, seed=0)
+    seed3 = json.loads((out / "data" / "annotations" / "instances_train.json").read_text())
+    assert seed3["annotations"] != json.loads(seed0.train_ann.read_text())["annotations"]
+
+
 def test_parser_rejects_bad_numbers():
     with pytest.raises(SystemExit):
         build_parser().parse_args(["demo", "--iters", "0"])
     with pytest.raises(SystemExit):
         build_parser().parse_args(["demo", "--iters", "5", "--minutes", "1"])
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["demo", "--precision", "float16"])

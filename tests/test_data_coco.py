@@ -44,8 +44,16 @@ MULTI = [_rect(2, 2, 10, 10), _rect(25, 15, 38, 28)]
 
 
 def _annotation(ann_id, image_id, category_id, segmentation, bbox, **extra):
-    return {"id": ann_id, "image_id": image_id, "category_id": category_id, "segmentation": segmentation,
-            "bbox": bbox, "area": 10.0, "iscrowd": 0, **extra}
+    return {
+        "id": ann_id,
+        "image_id": image_id,
+        "category_id": category_id,
+        "segmentation": segmentation,
+        "bbox": bbox,
+        "area": 10.0,
+        "iscrowd": 0,
+        **extra,
+    }
 
 
 @pytest.fixture()
@@ -89,8 +97,12 @@ def test_hand_made_json_eval_mode(coco_dir, caplog):
     assert dataset.categories == ["cat", "bird", "dog"]
     assert dataset.label_to_category_id == [0, 2, 5]
     assert dataset.image_ids == [0, 1, 3] and len(dataset) == 3
-    assert dict(dataset.skipped) == {"missing image file": 1, "annotation for unknown image id": 1,
-                                     "polygon with < 3 points": 1, "zero-area or degenerate box": 1}
+    assert dict(dataset.skipped) == {
+        "missing image file": 1,
+        "annotation for unknown image id": 1,
+        "polygon with < 3 points": 1,
+        "zero-area or degenerate box": 1,
+    }
     report = dataset.report()
     assert "\n" not in report and "3 images, 4 instances" in report
     assert "1 missing image file" in report and "1 polygon with < 3 points" in report

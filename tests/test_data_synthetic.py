@@ -20,8 +20,10 @@ def synthetic(tmp_path_factory):
 def test_layout_and_coco_fields(synthetic):
     assert synthetic.train_ann == synthetic.root / "annotations" / "instances_train.json"
     assert synthetic.val_ann == synthetic.root / "annotations" / "instances_val.json"
-    for images, ann_file, count in ((synthetic.train_images, synthetic.train_ann, 12),
-                                    (synthetic.val_images, synthetic.val_ann, 4)):
+    for images, ann_file, count in (
+        (synthetic.train_images, synthetic.train_ann, 12),
+        (synthetic.val_images, synthetic.val_ann, 4),
+    ):
         data = json.loads(ann_file.read_text())
         assert [c["name"] for c in data["categories"]] == ["ellipse", "rectangle", "triangle"]
         assert len(data["images"]) == count == len(list(images.glob("*.png")))

@@ -80,7 +80,11 @@ def test_collate():
 
 
 def test_image_without_instances():
-    target = {"boxes": torch.zeros(0, 4), "labels": torch.zeros(0, dtype=torch.int64),
-              "masks": torch.zeros(0, 50, 70, dtype=torch.bool), "image_id": 3}
+    target = {
+        "boxes": torch.zeros(0, 4),
+        "labels": torch.zeros(0, dtype=torch.int64),
+        "masks": torch.zeros(0, 50, 70, dtype=torch.bool),
+        "image_id": 3,
+    }
     image, out = build_transforms(train=True, min_sizes=(64,), max_size=None)(torch.rand(3, 50, 70), target)
     assert image.shape == (3, 64, 89) and out["boxes"].shape == (0, 4) and out["masks"].shape == (0, 64, 89)

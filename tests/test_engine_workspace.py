@@ -13,7 +13,7 @@ from blendmask import BlendMaskConfig
 from blendmask.data import make_synthetic_coco
 from blendmask.engine import coco_eval_set, load_checkpoint
 from blendmask.engine import workspace as ws
-from blendmask.engine.demo import DEMO_ITERS, DEMO_NUM_TRAIN
+from blendmask.engine.demo import DEMO_NUM_TRAIN
 
 
 def test_smoke_switch_parses_and_rejects_unknown_values():
@@ -30,7 +30,7 @@ def test_smoke_and_full_settings_never_share_a_folder(tmp_path):
     full = ws.notebook_settings(tmp_path, environ={})
     assert smoke.out_dir == tmp_path / "smoke" and full.out_dir == tmp_path / "full"
     assert (smoke.mode, full.mode) == ("smoke", "full")
-    assert full.iters == DEMO_ITERS and full.num_train == DEMO_NUM_TRAIN
+    assert full.iters == BlendMaskConfig.from_preset("cpu_tiny").max_iter and full.num_train == DEMO_NUM_TRAIN
     assert smoke.iters < full.iters and smoke.num_train < full.num_train
     assert "BLENDMASK_SMOKE=1" in smoke.describe() and str(full.out_dir) in full.describe()
 

@@ -1,4 +1,5 @@
-"""pyproject.toml and environment.yml declare the same dependencies (conda's pytorch == torch)."""
+"""The project's own files agree: pyproject.toml and environment.yml declare the same dependencies
+(conda's pytorch == torch), constraints pin the torch pair, and the README's images exist."""
 
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ def test_environment_matches_pyproject():
 
 def test_environment_installs_this_package_editable():
     pip_section = next(
-        e["pip"] for e in yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]
+        e["pip"]
+        for e in yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]
         if isinstance(e, dict)
     )
     assert "-e ." in pip_section
@@ -68,8 +70,19 @@ def test_consistency_check_detects_a_one_sided_dependency(tmp_path, side):
 
 def test_constraints_pin_the_working_torch_pair():
     pins = dict(
-        line.split("==") for line in (ROOT / "constraints.txt").read_text().splitlines()
+        line.split("==")
+        for line in (ROOT / "constraints.txt").read_text().splitlines()
         if "==" in line and not line.startswith("#")
     )
     assert pins["torch"] == "2.14.1"
     assert pins["torchvision"] == "0.29.1"
+
+
+def test_readme_images_are_in_the_repository():
+    readme = (ROOT / "README.md").read_text()
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", readme)
+    assert "docs/images/figure1_blending.png" in images and "docs/images/figure3_bases.png" in images
+    for image in images:
+        path = ROOT / image
+        assert path.is_file(), f"README.md shows {image}, which is not in the repository"
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{image} is not a PNG"

@@ -78,8 +78,9 @@ class CocoInstances(Dataset):
 
         data = _read_json(self.ann_file)
         where = str(self.ann_file)
-        categories = sorted(_checked(data["categories"], CATEGORY_FIELDS, "category", where),
-                            key=lambda c: c["id"])
+        categories = sorted(
+            _checked(data["categories"], CATEGORY_FIELDS, "category", where), key=lambda c: c["id"]
+        )
         self.categories: list[str] = [c["name"] for c in categories]
         self.label_to_category_id: list[int] = [c["id"] for c in categories]
         self._label_of = {cid: label for label, cid in enumerate(self.label_to_category_id)}
@@ -97,8 +98,10 @@ class CocoInstances(Dataset):
         annotations = []
         for ann in _checked(data["annotations"], ANNOTATION_FIELDS, "annotation", where):
             if ann["category_id"] not in self._label_of:
-                raise ValueError(f"{where}: annotation id {ann['id']}: field 'category_id' "
-                                 f"= {ann['category_id']!r} is not a category id")
+                raise ValueError(
+                    f"{where}: annotation id {ann['id']}: field 'category_id' "
+                    f"= {ann['category_id']!r} is not a category id"
+                )
             if ann["image_id"] not in images:
                 if ann["image_id"] not in missing:
                     self.skipped[UNKNOWN_IMAGE] += 1
@@ -165,8 +168,10 @@ class CocoInstances(Dataset):
             self._count_once(UNREADABLE, f"{path}: {error}")
             return None
         if pixels.shape[:2] != (info["height"], info["width"]):
-            self._count_once(SIZE_MISMATCH, f"{path}: {pixels.shape[1]}x{pixels.shape[0]} px, json says "
-                                            f"{info['width']}x{info['height']}")
+            self._count_once(
+                SIZE_MISMATCH,
+                f"{path}: {pixels.shape[1]}x{pixels.shape[0]} px, json says {info['width']}x{info['height']}",
+            )
             return None
         chw = np.ascontiguousarray(pixels.transpose(2, 0, 1), dtype=np.float32)
         return torch.from_numpy(np.multiply(chw, np.float32(1 / 255), out=chw))
@@ -233,8 +238,11 @@ def _read_json(path: Path) -> dict:
 def _checked(records: list, fields: tuple[str, ...], kind: str, where: str) -> list[dict]:
     """The records, after checking that each is an object with the required fields."""
     for position, record in enumerate(records):
-        name = f"{kind} id {record['id']!r}" if isinstance(record, dict) and "id" in record else \
-            f"{kind} #{position}"
+        name = (
+            f"{kind} id {record['id']!r}"
+            if isinstance(record, dict) and "id" in record
+            else f"{kind} #{position}"
+        )
         if not isinstance(record, dict):
             raise ValueError(f"{where}: {name} is not a JSON object")
         for field in fields:
@@ -243,8 +251,9 @@ def _checked(records: list, fields: tuple[str, ...], kind: str, where: str) -> l
         if kind == "image":
             for field in ("height", "width"):
                 if not isinstance(record[field], int) or record[field] <= 0:
-                    raise ValueError(f"{where}: {name}: field {field!r} must be a positive integer, "
-                                     f"got {record[field]!r}")
+                    raise ValueError(
+                        f"{where}: {name}: field {field!r} must be a positive integer, got {record[field]!r}"
+                    )
     return records
 
 

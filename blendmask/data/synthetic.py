@@ -168,8 +168,16 @@ def _place_shape(rng: np.random.Generator, placed: list[dict], size: int, scale:
         ):
             x0, y0 = np.floor(low + offset).astype(int)
             x1, y1 = np.ceil(high + offset).astype(int)
-            return {"label": label, "polygon": polygon, "rle": rle, "area": area, "mask": mask,
-                    "visible": mask.copy(), "occluded": False, "box": (x0, y0, x1 + 1, y1 + 1)}
+            return {
+                "label": label,
+                "polygon": polygon,
+                "rle": rle,
+                "area": area,
+                "mask": mask,
+                "visible": mask.copy(),
+                "occluded": False,
+                "box": (x0, y0, x1 + 1, y1 + 1),
+            }
     return None
 
 
@@ -195,8 +203,20 @@ def _outline(rng: np.random.Generator, kind: str, extent: float) -> np.ndarray:
         angle = rng.uniform(0, 2 * np.pi)
     elif kind == "cross":
         a = rng.uniform(0.3, 0.45)
-        unit = [(-a, -1), (a, -1), (a, -a), (1, -a), (1, a), (a, a), (a, 1), (-a, 1), (-a, a), (-1, a),
-                (-1, -a), (-a, -a)]
+        unit = [
+            (-a, -1),
+            (a, -1),
+            (a, -a),
+            (1, -a),
+            (1, a),
+            (a, a),
+            (a, 1),
+            (-a, 1),
+            (-a, a),
+            (-1, a),
+            (-1, -a),
+            (-a, -a),
+        ]
         points = np.array(unit) * radius
         angle = rng.uniform(0, np.pi / 2)
     else:  # pentagon

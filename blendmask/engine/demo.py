@@ -28,10 +28,11 @@ from .render import write_figures, write_overlay
 from .schedule import build_optimizer
 from .train import amp_settings, cpu_has_fast_bf16, train
 
-DEMO_ITERS = 500
+DEMO_ITERS = 800
 DEMO_NUM_TRAIN = 400
 DEMO_NUM_VAL = 100
 DEMO_OVERRIDES: dict[str, Any] = {}  # changes to the cpu_tiny preset for the demo's budget
+PRECISIONS = ("auto", "bfloat16", "float32")
 NUM_OVERLAYS = 4
 OVERLAY_SCORE_THRESHOLD = 0.5
 
@@ -82,19 +83,24 @@ def run_demo(
     device: str | None = None,
     workers: int = 0,
     seed: int = 0,
+    precision: str = "auto",
     progress: bool = True,
 ) -> DemoResult:
     """Build the synthetic set, train ``cpu_tiny`` for ``iters`` iterations (default ``DEMO_ITERS``; with
     ``minutes``, as many as fit in that training time at the measured speed), evaluate on the
     validation split and render overlays and Figures 1 and 3 into ``out_dir``. The synthetic set has
-    ``num_train`` / ``num_val`` images (default ``DEMO_NUM_TRAIN`` / ``DEMO_NUM_VAL``). Training uses
-    bfloat16 autocast on CUDA and on CPUs that compute bfloat16 natively, float32 elsewhere."""
+    ``num_train`` / ``num_val`` images (default ``DEMO_NUM_TRAIN`` / ``DEMO_NUM_VAL``); ``seed`` fixes
+    the data and the training. ``precision``: "auto" trains with bfloat16 autocast on CUDA and on CPUs
+    that compute bfloat16 natively and in float32 elsewhere; "bfloat16" or "float32" forces one."""
     if iters is not None and minutes is not None:
         raise ValueError("give either iters or minutes, not both")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     start = time.perf_counter()
     out_dir = Path(out_dir)
     device_ = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    amp = device_.type == "cuda" or cpu_has_fast_bf16()
+    native_bf16 = device_.type == "cuda" or cpu_has_fast_bf16()
+    amp = precision == "bfloat16" or (precision == "auto" and native_bf16)
     data = make_synthetic_coco(
         out_dir / "data", num_train=num_train or DEMO_NUM_TRAIN, num_val=num_val or DEMO_NUM_VAL, seed=seed
     )

@@ -5,11 +5,26 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from PIL import Image
+
+
+def upscaled(
+    image: torch.Tensor, prediction: dict[str, Any], factor: int
+) -> tuple[torch.Tensor, dict[str, Any]]:
+    """``image`` (3,H,W) and its instances (boxes, scores, labels, masks) enlarged ``factor`` times for
+    display: bilinear image, scaled boxes, nearest-neighbour masks."""
+    if factor == 1:
+        return image, prediction
+    big = F.interpolate(image[None], scale_factor=factor, mode="bilinear", align_corners=False)[0].clamp(0, 1)
+    masks = prediction["masks"].repeat_interleave(factor, dim=1).repeat_interleave(factor, dim=2)
+    instances = {key: prediction[key] for key in ("scores", "labels")}
+    return big, {**instances, "boxes": prediction["boxes"] * factor, "masks": masks}
 
 
 def write_overlay(
@@ -19,10 +34,17 @@ def write_overlay(
     *,
     class_names: list[str],
     score_threshold: float = 0.5,
+    min_side: int = 384,
 ) -> Path:
-    """Instances (masks, boxes, ``class score``) over ``image`` (3,H,W) float 0..1 -> PNG at ``path``."""
+    """Instances (masks, boxes, ``class score``) over ``image`` (3,H,W) float 0..1 -> PNG at ``path``.
+
+    Images whose shorter side is below ``min_side`` are enlarged by a whole factor first, so that
+    labels stay legible on small images.
+    """
     import viz
 
+    factor = max(1, math.ceil(min_side / min(image.shape[-2:])))
+    image, prediction = upscaled(image, prediction, factor)
     drawn = viz.draw_instances(image, prediction, class_names=class_names, score_threshold=score_threshold)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

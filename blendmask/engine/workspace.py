@@ -1,7 +1,8 @@
 """What the notebooks share: the small-work switch, the checkpoint they pass on, and their analyses.
 
-* ``notebook_settings``: ``BLENDMASK_SMOKE=1`` picks a tiny budget and ``<root>/smoke``; otherwise the
-  demo's budget and ``<root>/full``, so smoke runs never touch full-run outputs.
+* ``notebook_settings``: ``BLENDMASK_SMOKE=1`` picks a tiny budget and ``<root>/smoke``; otherwise
+  ``cpu_tiny``'s own budget on the demo's synthetic set and ``<root>/full``, so smoke runs never touch
+  full-run outputs.
 * ``Workspace``: the checkpoint and data paths one notebook leaves for the next (``workspace.json``);
   ``ensure_checkpoint`` trains ``cpu_tiny`` on the synthetic set when there is none yet.
 * ``basis_semantics``: the paper's §3.4 reading of the bases, measured: how much each basis follows
@@ -34,7 +35,7 @@ from ..config import PRESETS, BlendMaskConfig
 from ..data import CocoInstances, make_synthetic_coco
 from ..modeling.blender import blend_steps, crop_bases, merge
 from .datasets import coco_eval_set, coco_train_set
-from .demo import DEMO_ITERS, DEMO_NUM_TRAIN, DEMO_NUM_VAL, DEMO_OVERRIDES
+from .demo import DEMO_NUM_TRAIN, DEMO_NUM_VAL, DEMO_OVERRIDES
 from .evaluate import coco_evaluate, predictions_to_coco
 from .predict import Predictor
 from .train import train
@@ -44,7 +45,7 @@ from .train import train
 SMOKE_ENV = "BLENDMASK_SMOKE"
 SMOKE_BUDGET = dict(iters=8, batch_size=2, num_train=16, num_val=6, num_show=3)
 FULL_BUDGET = dict(
-    iters=DEMO_ITERS,
+    iters=PRESETS["cpu_tiny"]["max_iter"],
     batch_size=PRESETS["cpu_tiny"]["batch_size"],
     num_train=DEMO_NUM_TRAIN,
     num_val=DEMO_NUM_VAL,
@@ -89,8 +90,8 @@ class NotebookSettings:
 def notebook_settings(
     output_root: str | Path, *, environ: Mapping[str, str] | None = None
 ) -> NotebookSettings:
-    """Settings for the notebooks: the smoke budget under ``BLENDMASK_SMOKE=1``, else the demo's budget
-    (``blendmask demo``: 500 iterations of ``cpu_tiny`` on 400 synthetic images). Outputs go to
+    """Settings for the notebooks: the smoke budget under ``BLENDMASK_SMOKE=1``, else ``cpu_tiny``'s
+    budget (500 iterations of batch 8) on the demo's 400 / 100 synthetic images. Outputs go to
     ``output_root/smoke`` or ``output_root/full``."""
     smoke = smoke_mode(environ)
     budget = SMOKE_BUDGET if smoke else FULL_BUDGET
