@@ -48,9 +48,14 @@ def _config() -> BlendMaskConfig:
     )
 
 
+def _write_data(root: str) -> None:
+    make_synthetic_coco(root, num_train=2, num_val=0, image_size=SIZE, seed=5)
+
+
 def _dataset(root: str) -> SameImage:
-    data = make_synthetic_coco(root, num_train=2, num_val=0, image_size=SIZE, seed=5)
-    return SameImage(CocoInstances(data.train_images, data.train_ann, train=True))
+    """The set ``_write_data`` wrote, only read: the worker processes share it."""
+    annotations = os.path.join(root, "annotations", "instances_train.json")
+    return SameImage(CocoInstances(os.path.join(root, "train"), annotations, train=True))
 
 
 def _worker(rank: int, world_size: int, port: int, root: str) -> None:
@@ -75,7 +80,7 @@ def _free_port() -> int:
 @pytest.mark.slow
 def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_path):
     root = str(tmp_path)
-    _dataset(root)  # written once before the processes start
+    _write_data(root)  # once, before the processes start
     mp.spawn(_worker, args=(2, _free_port(), root), nprocs=2, join=True)
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
     assert (tmp_path / "run" / "last.pt").is_file()

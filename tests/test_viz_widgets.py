@@ -89,6 +89,19 @@ def test_select_at_picks_the_detection_under_the_pixel(explorer):
     assert explorer.instance_select.value == 2
 
 
+def test_a_click_on_the_overview_selects_the_detection_under_it(explorer):
+    pred = explorer.prediction
+    height, width = pred["image_size"]
+    rows, cols = torch.nonzero(pred["masks"][2] & ~pred["masks"][0] & ~pred["masks"][1], as_tuple=True)
+    # the front end reports fractions of the shown image; the pixel's centre lands inside that pixel
+    x, y = (float(cols[0]) + 0.5) / width, (float(rows[0]) + 0.5) / height
+    explorer.overview.click = {"x": x, "y": y, "count": 1}
+    assert explorer.instance_select.value == 2
+    torch.testing.assert_close(explorer.steps.logits, pred["mask_logits"][2])
+    explorer.overview.click = {"x": 40.5 / width, "y": 1.5 / height, "count": 2}  # outside every box
+    assert explorer.instance_select.value == 2
+
+
 def test_predictions_are_computed_once_per_image():
     predictor = FakePredictor()
     explorer = BlendingExplorer(predictor, IMAGES)

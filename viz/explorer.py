@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import ipywidgets as widgets
 
+from viz.clickable import ClickableImage
 from viz.colors import basis_color
 from viz.figures import blending_figure
 from viz.images import as_image_tensor, figure_png, png_bytes
@@ -19,12 +20,14 @@ def _hex(rgb: tuple[float, float, float]) -> str:
 
 
 class BlendingExplorer:
-    """Pick an image and a detection; switch each basis on/off and scale its attention weight.
+    """Pick an image and a detection (from the list, or by clicking it on the overview image); switch
+    each basis on/off and scale its attention weight.
 
     The blending figure and ``steps`` (the current ``BlendingSteps``; ``steps.mask`` is the
     displayed mask) follow every change of ``image_select``, ``instance_select``,
     ``basis_toggles[k]``, ``attention_sliders[k]``, ``score_slider`` and ``mask_slider``
-    (set their ``.value``). Scaling multiplies the soft-maxed weight s^k, without renormalising,
+    (set their ``.value``) and of ``overview.click`` (a click on the overview selects the detection
+    under it, see ``select_at``). Scaling multiplies the soft-maxed weight s^k, without renormalising,
     so with one basis left on the mask logits are exactly that basis' product.
     Display it as the last expression of a notebook cell (or ``display(explorer.widget)``).
     """
@@ -64,7 +67,7 @@ class BlendingExplorer:
         self.basis_controls = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
         self.reset_button = widgets.Button(description="all bases on", icon="undo")
         self.reset_button.on_click(lambda _: self.reset_bases())
-        self.overview = widgets.Image(format="png", layout=widgets.Layout(max_width="360px"))
+        self.overview = ClickableImage(layout=widgets.Layout(width="360px"))
         self.blending = widgets.Image(format="png")
         self.summary = widgets.HTML()
         self.widget = widgets.VBox(
@@ -80,6 +83,7 @@ class BlendingExplorer:
         self.score_slider.observe(lambda _: self._refresh_instances(), "value")
         self.instance_select.observe(lambda _: self._update(), "value")
         self.mask_slider.observe(lambda _: self._update(), "value")
+        self.overview.observe(lambda _: self._select_clicked(), "click")
         self._load_image()
 
     @property
@@ -119,6 +123,12 @@ class BlendingExplorer:
         best = max(hits, key=lambda d: float(pred["scores"][d]))
         self.instance_select.value = best
         return best
+
+    def _select_clicked(self) -> None:
+        height, width = self.images[self.image_select.value].shape[-2:]
+        clicked = self.overview.pixel(width, height)
+        if clicked is not None:
+            self.select_at(*clicked)
 
     def reset_bases(self) -> None:
         """Every basis back on at scale 1 (one redraw)."""
