@@ -18,6 +18,7 @@ from collections.abc import Callable
 import torch
 
 from blendmask import BlendMask, BlendMaskConfig
+from blendmask.engine.train import cpu_has_fast_bf16
 from blendmask.modeling.blender import blend
 
 
@@ -54,8 +55,11 @@ def inference_seconds(cfg: BlendMaskConfig, size: int, repeats: int) -> dict[str
     return _median_seconds(lambda: model([image]), repeats)
 
 
-def train_seconds(cfg: BlendMaskConfig, batch: int, size: int, repeats: int) -> dict[str, float]:
-    """Seconds per training iteration (forward, backward, AdamW step) on random images."""
+def train_seconds(
+    cfg: BlendMaskConfig, batch: int, size: int, repeats: int, *, bfloat16: bool = False
+) -> dict[str, float]:
+    """Seconds per training iteration (forward, backward, AdamW step) on random images; ``bfloat16``:
+    under CPU bfloat16 autocast, as ``blendmask demo`` trains on CPUs with native bfloat16."""
     g = torch.Generator().manual_seed(0)
     model = BlendMask(cfg).train()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, fused=True)
@@ -63,7 +67,8 @@ def train_seconds(cfg: BlendMaskConfig, batch: int, size: int, repeats: int) -> 
     targets = _random_targets(batch, size, g)
 
     def step() -> None:
-        loss = sum(model(images, targets).values())
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bfloat16):
+            loss = sum(model(images, targets).values())
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -97,6 +102,10 @@ def run(threads: int = 2, repeats: int = 5) -> dict:
             }
         out["blend_K4_M14_R56"] = {str(d): blend_seconds(d, repeats * 4) for d in (10, 100, 200)}
     out["cpu_tiny"]["train_batch8_128px_per_iter"] = train_seconds(tiny, 8, 128, repeats)
+    out["cpu_native_bfloat16"] = cpu_has_fast_bf16()
+    out["cpu_tiny"]["train_batch8_128px_per_iter_bf16_autocast"] = train_seconds(
+        tiny, 8, 128, repeats, bfloat16=True
+    )
     return out
 
 
