@@ -7,11 +7,12 @@ Multi-GPU / multi-machine training is the same ``train`` command under torchrun,
 from __future__ import annotations
 
 import argparse
+import ast
 import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .config import BlendMaskConfig
@@ -61,15 +62,31 @@ def _cmd_subset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config_setting(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` -> (KEY, VALUE): the value as a Python literal (number, bool, None, tuple, list),
+    else as a string, so ``frozen_bn=False`` and ``backbone_weights=ResNet50_Weights.DEFAULT`` both work."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        parsed = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        parsed = value
+    if isinstance(parsed, list):
+        parsed = tuple(parsed)
+    return key.strip(), parsed
+
+
 def _train_config(args: argparse.Namespace) -> BlendMaskConfig:
-    """The preset with the command line's overrides. ``--iters`` rescales a step schedule's lr_steps
-    and caps the warm-up at a tenth of the run."""
+    """The preset with the command line's overrides (``--set`` last). ``--iters`` rescales a step
+    schedule's lr_steps and caps the warm-up at a tenth of the run."""
     from .config import BlendMaskConfig
 
     overrides = {}
     for name in ("method", "batch_size", "lr"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
+    overrides.update(args.set)
     cfg = BlendMaskConfig.from_preset(args.preset, rkm=args.rkm, **overrides)
     if args.iters:
         scale = args.iters / cfg.max_iter
@@ -234,6 +251,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--iters", type=_positive_int, help="training iterations (rescales a step schedule)")
     p.add_argument("--batch-size", type=_positive_int, help="global batch size over all processes")
     p.add_argument("--lr", type=float, help="base learning rate")
+    p.add_argument(
+        "--set",
+        nargs="+",
+        type=_config_setting,
+        default=[],
+        metavar="KEY=VALUE",
+        help="set any BlendMaskConfig field, e.g. --set frozen_bn=False or "
+        "--set backbone_weights=ResNet50_Weights.DEFAULT (torchvision fetches named weights only then)",
+    )
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes per rank (default 0)")
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt")
     p.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")

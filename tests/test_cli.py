@@ -38,6 +38,7 @@ def run(tmp_path_factory):
         "--lr", "0.001",
         "--device", "cpu",
         "--eval-period", "1",
+        "--set", "fcos_num_convs=1", "sem_loss_weight=0.5",
     ]  # fmt: skip
     assert main(args) == 0
     return root
@@ -77,6 +78,7 @@ def test_train_writes_checkpoint_metrics_and_evaluation(run):
     assert state["iteration"] == 2
     assert state["config"]["bottom_resolution"] == 14 and state["config"]["attn_size"] == 4
     assert state["config"]["lr"] == 0.001 and state["config"]["batch_size"] == 2
+    assert state["config"]["fcos_num_convs"] == 1 and state["config"]["sem_loss_weight"] == 0.5  # --set
     assert state["categories"] == ["ellipse", "rectangle", "triangle"]
     records = [json.loads(line) for line in (run / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["iter"] for r in records if "segm_AP" in r] == [1, 2]  # --eval-period 1, then the final one
@@ -197,6 +199,32 @@ def test_demo_precision_and_seed_are_honoured(tmp_path, capsys, precision):
     seed0 = make_synthetic_coco(tmp_path / "seed0", num_train=4, num_val=1, seed=0)
     seed3 = json.loads((out / "data" / "annotations" / "instances_train.json").read_text())
     assert seed3["annotations"] != json.loads(seed0.train_ann.read_text())["annotations"]
+
+
+def test_set_parses_config_values():
+    def parsed(*settings: str) -> list:
+        return build_parser().parse_args(["train", "--data-root", ".", "--train-ann", "a.json", "--out", "r",
+                                          "--set", *settings]).set  # fmt: skip
+
+    assert parsed("frozen_bn=False", "lr_steps=[10, 20]", "fcos_score_thresh=0.05") == [
+        ("frozen_bn", False),
+        ("lr_steps", (10, 20)),
+        ("fcos_score_thresh", 0.05),
+    ]
+    assert parsed("backbone_weights=ResNet50_Weights.DEFAULT") == [
+        ("backbone_weights", "ResNet50_Weights.DEFAULT")
+    ]
+    with pytest.raises(SystemExit):
+        parsed("frozen_bn")
+
+
+def test_set_names_an_unknown_field(run, tmp_path, capsys):
+    data = run / "data"
+    args = ["train", "--data-root", str(data / "train"), "--train-ann",
+            str(data / "annotations" / "instances_train.json"), "--out", str(tmp_path / "r"),
+            "--set", "no_such_field=1"]  # fmt: skip
+    assert main(args) == 2
+    assert "no_such_field" in capsys.readouterr().err
 
 
 def test_parser_rejects_bad_numbers():

@@ -142,6 +142,16 @@ def test_wrong_number_of_classes_is_refused(synthetic, tmp_path):
         train(cfg, coco_train_set(cfg, synthetic.train_images, synthetic.train_ann), out_dir=tmp_path)
 
 
+def test_frozen_batchnorm_without_pretrained_weights_warns(synthetic, tmp_path, recwarn):
+    cfg = tiny_config(max_iter=1, frozen_bn=True)
+    train_set = coco_train_set(cfg, synthetic.train_images, synthetic.train_ann)
+    with pytest.warns(UserWarning, match="frozen BatchNorm .* --set frozen_bn=False"):
+        train(cfg, train_set, out_dir=tmp_path / "frozen", progress=False)
+    recwarn.clear()
+    train(tiny_config(max_iter=1), train_set, out_dir=tmp_path / "trainable", progress=False)
+    assert not [w for w in recwarn if "frozen BatchNorm" in str(w.message)]
+
+
 def test_mixed_precision_settings_on_cpu():
     cpu = torch.device("cpu")
     assert amp_settings(cpu, None) == (None, False)  # CPU default: float32

@@ -14,6 +14,7 @@ import math
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -36,6 +37,12 @@ from .sampling import SeededSamples, StreamSampler
 from .schedule import build_optimizer, build_scheduler
 
 CHECKPOINT_NAME = "last.pt"
+FROZEN_BN_FROM_SCRATCH = (
+    "training a {backbone} with frozen BatchNorm (frozen_bn=True) but no pretrained backbone_weights: its "
+    "BatchNorm layers stay the identity and training from scratch usually diverges. Name ImageNet weights "
+    "(backbone_weights='ResNet50_Weights.IMAGENET1K_V1', fetched by torchvision) or train the BatchNorm "
+    "layers (frozen_bn=False); on the command line: --set frozen_bn=False"
+)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -176,6 +183,8 @@ def train(
     if sync_bn and (device.type != "cuda" or not du.is_distributed()):
         raise ValueError("sync_bn needs CUDA devices and a distributed run (torchrun)")
 
+    if main and cfg.frozen_bn and not cfg.backbone_weights:
+        warnings.warn(FROZEN_BN_FROM_SCRATCH.format(backbone=cfg.backbone), stacklevel=2)
     torch.manual_seed(seed)
     model: nn.Module = BlendMask(cfg).to(device)
     if sync_bn:

@@ -38,8 +38,10 @@ def fcos_losses(
     cls_logits (N, A, C); box_reg (N, A, 4) in stride units; centerness (N, A, 1) logits;
     labels (N, A) with C = background; reg_targets (N, A, 4) px; strides (A,).
     Focal and centerness losses are normalised by the number of positives, the GIoU loss is
-    weighted by the centerness target and normalised by its sum.
+    weighted by the centerness target and normalised by its sum. The losses are computed in float32
+    also under mixed-precision autocast.
     """
+    cls_logits, box_reg, centerness = cls_logits.float(), box_reg.float(), centerness.float()
     num_classes = cls_logits.shape[-1]
     positive = labels != num_classes
     num_pos = positive.sum()
