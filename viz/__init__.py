@@ -5,6 +5,7 @@ the model except the widgets, which call it once per image.
 """
 
 from viz.attention_map import attention_overlay, select_instances
+from viz.clickable import ClickableImage
 from viz.colors import attention_mixture, basis_cmap, basis_color, basis_colors, instance_color
 from viz.comparison import MergeComparison, metrics_table
 from viz.explorer import BlendingExplorer
@@ -26,6 +27,7 @@ __all__ = [
     "AttentionProbe",
     "BlendingExplorer",
     "BlendingSteps",
+    "ClickableImage",
     "MergeComparison",
     "OracleResult",
     "attention_mixture",
