@@ -38,10 +38,10 @@ from .schedule import build_optimizer, build_scheduler
 
 CHECKPOINT_NAME = "last.pt"
 FROZEN_BN_FROM_SCRATCH = (
-    "training a {backbone} with frozen BatchNorm (frozen_bn=True) but no pretrained backbone_weights: its "
-    "BatchNorm layers stay the identity, which makes training from scratch unstable. Name ImageNet weights "
-    "(backbone_weights='ResNet50_Weights.IMAGENET1K_V1', fetched by torchvision) or train the BatchNorm "
-    "layers (frozen_bn=False); on the command line: --set frozen_bn=False"
+    "training a {backbone} with frozen BatchNorm (frozen_bn=True) but no pretrained backbone_weights: "
+    "its BatchNorm layers stay the identity, which makes training from scratch unstable. Name ImageNet "
+    "weights, e.g. backbone_weights='ResNet50_Weights.IMAGENET1K_V1' (fetched by torchvision), or train "
+    "the BatchNorm layers (frozen_bn=False); on the command line: --set frozen_bn=False"
 )
 
 
