@@ -19,6 +19,8 @@ from typing import Any
 
 METHODS = ("blender", "weighted_sum", "assembler")
 POOLERS = ("bilinear", "nearest")
+RESIZE_MODES = ("tensor", "pil")
+POSTPROCESS = ("clip_first", "detectron2")
 INTERPOLATIONS = ("bilinear", "nearest")
 BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101", "mobilenet_v2")
 BOTTOM_MODULES = ("protonet", "proto_fpn", "proto_p3", "deeplabv3plus")
@@ -51,6 +53,7 @@ class BlendMaskConfig:
     max_size_train: int = 1333
     min_size_test: int | None = 800  # None = keep the image size
     max_size_test: int | None = 1333
+    resize_mode: str = "tensor"  # test-time resize: "tensor" (antialiased, float) | "pil" (bilinear, uint8)
 
     # --- backbone + FPN
     backbone: str = "resnet50"
@@ -60,13 +63,16 @@ class BlendMaskConfig:
     frozen_bn: bool = True  # torchvision FrozenBatchNorm2d in the backbone
     freeze_at: int = 2  # 0 none, 1 stem, 2 stem + res2, ... (detectron2 FREEZE_AT)
     fpn_channels: int = 256
-    fpn_max_level: int = 7  # 7: P3..P7 with P6/P7 from P5 (FCOS); 5: P3..P5 (BlendMask-RT)
+    fpn_max_level: int = 7  # 7: P3..P7 with P6/P7 from P5 (FCOS); 6: P3..P6; 5: P3..P5 (BlendMask-RT)
+    stride_in_1x1: bool = False  # ResNet bottleneck stride on the first 1x1 (detectron2/MSRA) or the 3x3
+    deform_interval: int = 0  # > 0: modulated deformable 3x3 in res3..res5, every n-th block (DCN)
 
     # --- FCOS
     fcos_channels: int = 256
     fcos_num_convs: int = 4
     fcos_shared_tower: bool = False  # BlendMask-RT: one tower feeds cls, box, ctr and the top layer
     fcos_norm: str = "GN"
+    fcos_conv_bias: bool = False  # tower convs keep their bias before the norm (AdelaiDet)
     fcos_use_scale: bool = False  # learnable per-level scale on the box regression
     fcos_prior_prob: float = 0.01
     fcos_sizes_of_interest: tuple[int, ...] = (64, 128, 256, 512)  # one fewer than the levels
@@ -102,6 +108,10 @@ class BlendMaskConfig:
     mask_loss_weight: float = 1.0
     mask_threshold: float = 0.5
     return_intermediates: bool = True
+    # "clip_first": clip boxes to the input before NMS and blend on the unpadded bases;
+    # "detectron2": NMS and blender on the unclipped boxes and the padded bases, then clip to the
+    # image, drop empty boxes and paste into the clipped boxes (AdelaiDet / detectron2).
+    postprocess: str = "clip_first"
 
     # --- training schedule (used by the engine)
     optimizer: str = "sgd"
@@ -139,6 +149,15 @@ class BlendMaskConfig:
         one_of("input_format", ("RGB", "BGR"))
         one_of("optimizer", OPTIMIZERS)
         one_of("lr_schedule", LR_SCHEDULES)
+        one_of("resize_mode", RESIZE_MODES)
+        one_of("postprocess", POSTPROCESS)
+        check(self.deform_interval >= 0, "deform_interval", f"must be >= 0, got {self.deform_interval}")
+        if self.deform_interval or self.stride_in_1x1:
+            check(
+                self.backbone in ("resnet50", "resnet101"),
+                "backbone",
+                f"stride_in_1x1 / deform_interval need a bottleneck ResNet, got {self.backbone!r}",
+            )
         check(self.num_classes >= 1, "num_classes", f"must be >= 1, got {self.num_classes}")
         if self.class_names is not None:
             check(
@@ -150,7 +169,9 @@ class BlendMaskConfig:
         for name in ("num_bases", "attn_size", "bottom_resolution", "fcos_num_convs", "fcos_post_nms_topk"):
             check(getattr(self, name) >= 1, name, f"must be >= 1, got {getattr(self, name)}")
         check(self.bottom_num_convs >= 0, "bottom_num_convs", f"must be >= 0, got {self.bottom_num_convs}")
-        check(self.fpn_max_level in (5, 7), "fpn_max_level", f"must be 5 or 7, got {self.fpn_max_level}")
+        check(
+            self.fpn_max_level in (5, 6, 7), "fpn_max_level", f"must be 5, 6 or 7, got {self.fpn_max_level}"
+        )
         check(
             len(self.fcos_sizes_of_interest) == self.num_levels - 1,
             "fcos_sizes_of_interest",
@@ -286,11 +307,47 @@ _550 = dict(
     min_size_train=(440, 462, 484, 506, 528, 550), max_size_train=916, min_size_test=550, max_size_test=916
 )
 
+# How AdelaiDet's models compute (detectron2 MSRA ResNet, biased GN tower convs, PIL resize,
+# detectron2 post-processing): the behaviour of the model-zoo presets below.
+_ADELAIDET = dict(stride_in_1x1=True, fcos_conv_bias=True, resize_mode="pil", postprocess="detectron2")
+_ADELAIDET_550 = dict(
+    _ADELAIDET,
+    **_550,
+    fpn_max_level=6,
+    fcos_sizes_of_interest=(64, 128, 256),
+    fcos_shared_tower=True,
+    fcos_num_convs=3,
+    bottom_num_convs=2,
+)
+
 PRESETS: dict[str, dict[str, Any]] = {
     # Official R-50 1x: 56_4_14, ProtoNet on P3..P5 (128 wide), stride-4 bases, semantic loss, P3..P7.
-    "R_50_1x": {},
-    "R_50_3x": dict(_3X),
-    "R_101_3x": dict(_3X, backbone="resnet101"),
+    "R_50_1x": dict(_ADELAIDET),
+    "R_50_3x": dict(_ADELAIDET, max_iter=270000, lr_steps=(210000, 250000)),
+    "R_101_3x": dict(_ADELAIDET, backbone="resnet101", max_iter=270000, lr_steps=(210000, 250000)),
+    # R-101 with modulated deformable convs in res3..res5 every third block, 5x schedule.
+    "R_101_dcni3_5x": dict(
+        _ADELAIDET, backbone="resnet101", deform_interval=3, max_iter=400000, lr_steps=(280000, 360000)
+    ),
+    # 550 px: P3..P6, one shared tower of 3 GN convs, 2-conv ProtoNet.
+    "550_R_50_3x": dict(_ADELAIDET_550, max_iter=270000, lr_steps=(210000, 250000)),
+    # BlendMask-RT: P3..P5, shared tower of 3 GN convs, 2-conv ProtoNet, 512 px, trainable BN backbone.
+    "RT_R_50_4x_syncbn_shtw": dict(
+        _ADELAIDET,
+        min_size_train=(256, 288, 320, 352, 384, 416, 448, 480, 512, 544, 576, 608),
+        max_size_train=900,
+        min_size_test=512,
+        max_size_test=736,
+        frozen_bn=False,
+        freeze_at=0,
+        fpn_max_level=5,
+        fcos_sizes_of_interest=(64, 128),
+        fcos_shared_tower=True,
+        fcos_num_convs=3,
+        bottom_num_convs=2,
+        max_iter=360000,
+        lr_steps=(300000, 340000),
+    ),
     # 550 px input, 3x schedule.
     "550_R_50": dict(_3X, **_550),
     # BlendMask-RT: one shared tower of 3 convs (BN), P3..P5, Proto-FPN 128 wide, 550 px input.

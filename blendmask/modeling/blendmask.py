@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import Tensor, nn
 from torchvision.transforms.v2 import functional as TF
 
@@ -27,13 +28,30 @@ from .masks import mask_targets, paste_masks
 
 
 def input_shape(height: int, width: int, min_size: int | None, max_size: int | None) -> tuple[int, int]:
-    """Shorter side to ``min_size``, longer side at most ``max_size`` (None = keep the size)."""
+    """Shorter side to ``min_size``, longer side at most ``max_size`` (None = keep the size).
+
+    The arithmetic of detectron2's ``ResizeShortestEdge``.
+    """
     if min_size is None:
         return height, width
     scale = min_size / min(height, width)
-    if max_size is not None and max(height, width) * scale > max_size:
-        scale = max_size / max(height, width)
-    return int(height * scale + 0.5), int(width * scale + 0.5)
+    new_h, new_w = (min_size, scale * width) if height < width else (scale * height, min_size)
+    if max_size is not None and max(new_h, new_w) > max_size:
+        scale = max_size / max(new_h, new_w)
+        new_h, new_w = new_h * scale, new_w * scale
+    return int(new_h + 0.5), int(new_w + 0.5)
+
+
+def resize_image(image: Tensor, size: tuple[int, int], mode: str) -> Tensor:
+    """(3, H, W) 0..1 -> (3, h, w): ``"tensor"`` antialiased resize on floats, ``"pil"`` PIL
+    bilinear on the image quantised to uint8 (detectron2's ``ResizeTransform``)."""
+    if tuple(image.shape[-2:]) == tuple(size) and mode == "tensor":
+        return image
+    if mode == "tensor":
+        return TF.resize(image, list(size), antialias=True)
+    as_uint8 = (image * 255).round().clamp(0, 255).to(torch.uint8).cpu()
+    resized = TF.to_image(TF.to_pil_image(as_uint8).resize((size[1], size[0]), Image.BILINEAR))
+    return resized.to(image.device, image.dtype) / 255.0
 
 
 class BlendMask(nn.Module):
@@ -255,7 +273,7 @@ class BlendMask(nn.Module):
         resized = []
         for img, (h, w) in zip(images, originals, strict=True):
             size = input_shape(h, w, cfg.min_size_test, cfg.max_size_test)
-            resized.append(img if size == (h, w) else TF.resize(img, list(size), antialias=True))
+            resized.append(resize_image(img, size, cfg.resize_mode))
         batch, sizes = self.preprocess(resized)
         _, outputs, bases, locations = self._run(batch)
         points = list(locations.points.split(locations.level_sizes))
@@ -270,6 +288,7 @@ class BlendMask(nn.Module):
                 cfg.fpn_strides,
                 input_size,
                 cfg,
+                clip=cfg.postprocess == "clip_first",
             )
             results.append(self._finish(dets, bases[i], input_size, image_size))
         return results
@@ -277,15 +296,23 @@ class BlendMask(nn.Module):
     def _finish(
         self, dets: Detections, bases: Tensor, input_size: tuple[int, int], image_size: tuple[int, int]
     ) -> dict[str, Any]:
-        """Blend one image's detections on its own (unpadded) bases and paste masks at original size."""
+        """Blend one image's detections and paste masks at original size.
+
+        ``clip_first``: blend on the image's own (unpadded) bases. ``detectron2``: blend on the
+        padded bases, then scale and clip the boxes, drop empty ones and paste into the clipped box.
+        """
         cfg = self.cfg
         stride = cfg.bases_stride
-        bases = bases[:, : math.ceil(input_size[0] / stride), : math.ceil(input_size[1] / stride)]
+        unpadded = bases[:, : math.ceil(input_size[0] / stride), : math.ceil(input_size[1] / stride)]
         attentions = None
         if dets.attentions is not None:
             attentions = dets.attentions.view(-1, cfg.num_bases, cfg.attn_size, cfg.attn_size)
         rois = crop_bases(
-            bases[None], [dets.boxes], resolution=cfg.bottom_resolution, stride=stride, pooler=cfg.pooler
+            (bases if cfg.postprocess == "detectron2" else unpadded)[None],
+            [dets.boxes],
+            resolution=cfg.bottom_resolution,
+            stride=stride,
+            pooler=cfg.pooler,
         )
         logits = blend_steps(
             rois, attentions, method=cfg.method, attn_size=cfg.attn_size, top_interp=cfg.top_interp
@@ -294,17 +321,21 @@ class BlendMask(nn.Module):
         boxes = dets.boxes / dets.boxes.new_tensor([scale[1], scale[0], scale[1], scale[0]])
         boxes[:, 0::2] = boxes[:, 0::2].clamp(0, image_size[1])
         boxes[:, 1::2] = boxes[:, 1::2].clamp(0, image_size[0])
+        keep = torch.arange(len(boxes), device=boxes.device)
+        if cfg.postprocess == "detectron2":
+            keep = keep[(boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])]
+        boxes, rois, logits = boxes[keep], rois[keep], logits[keep]
         pred: dict[str, Any] = dict(
             boxes=boxes,
-            scores=dets.scores,
-            labels=dets.labels,
+            scores=dets.scores[keep],
+            labels=dets.labels[keep],
             masks=paste_masks(logits.sigmoid(), boxes, image_size, cfg.mask_threshold),
         )
         if self.return_intermediates:
             pred.update(
-                bases=bases,
-                input_boxes=dets.boxes,
-                attentions=attentions,
+                bases=unpadded,
+                input_boxes=dets.boxes[keep],
+                attentions=None if attentions is None else attentions[keep],
                 rois=rois,
                 mask_logits=logits,
                 image_size=image_size,

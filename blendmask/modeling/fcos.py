@@ -39,9 +39,12 @@ class Scale(nn.Module):
         return x * self.scale
 
 
-def _tower(in_channels: int, width: int, num_convs: int, norm: str) -> nn.Sequential:
+def _tower(in_channels: int, width: int, num_convs: int, norm: str, bias: bool) -> nn.Sequential:
     return nn.Sequential(
-        *[conv_norm_relu(in_channels if i == 0 else width, width, norm) for i in range(num_convs)]
+        *[
+            conv_norm_relu(in_channels if i == 0 else width, width, norm, bias=bias or norm == "none")
+            for i in range(num_convs)
+        ]
     )
 
 
@@ -50,13 +53,13 @@ class FCOSHead(nn.Module):
 
     def __init__(self, cfg: BlendMaskConfig, in_channels: int) -> None:
         super().__init__()
-        width, convs, norm = cfg.fcos_channels, cfg.fcos_num_convs, cfg.fcos_norm
+        width, convs, norm, bias = cfg.fcos_channels, cfg.fcos_num_convs, cfg.fcos_norm, cfg.fcos_conv_bias
         self.shared = cfg.fcos_shared_tower
         if self.shared:
-            self.share_tower = _tower(in_channels, width, convs, norm)
+            self.share_tower = _tower(in_channels, width, convs, norm, bias)
         else:
-            self.cls_tower = _tower(in_channels, width, convs, norm)
-            self.box_tower = _tower(in_channels, width, convs, norm)
+            self.cls_tower = _tower(in_channels, width, convs, norm, bias)
+            self.box_tower = _tower(in_channels, width, convs, norm, bias)
         self.cls_logits = nn.Conv2d(width, cfg.num_classes, 3, padding=1)
         self.box_pred = nn.Conv2d(width, 4, 3, padding=1)
         self.centerness = nn.Conv2d(width, 1, 3, padding=1)

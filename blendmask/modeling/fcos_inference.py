@@ -14,7 +14,7 @@ from ..config import BlendMaskConfig
 class Detections(NamedTuple):
     """Detections of one image in input (resized) pixels, sorted by score."""
 
-    boxes: Tensor  # (D, 4) xyxy, clipped to the input size
+    boxes: Tensor  # (D, 4) xyxy, clipped to the input size unless ``clip=False``
     scores: Tensor  # (D,) sqrt(cls * ctr)
     labels: Tensor  # (D,) int64
     attentions: Tensor | None  # (D, K*M*M) top-layer output at the detection's location
@@ -29,10 +29,13 @@ def detect_image(
     strides: tuple[int, ...],
     image_size: tuple[int, int],
     cfg: BlendMaskConfig,
+    *,
+    clip: bool = True,
 ) -> Detections:
     """Per level (C, H, W) / (4, H, W) / (1, H, W) / (KMM, H, W) outputs of one image -> Detections.
 
-    ``points`` are the (H*W, 2) location centres per level; ``image_size`` (h, w) clips the boxes.
+    ``points`` are the (H*W, 2) location centres per level; ``image_size`` (h, w) clips the boxes
+    and drops empty ones before NMS; with ``clip=False`` NMS sees the raw boxes (AdelaiDet).
     """
     boxes, scores, labels, levels, locs = [], [], [], [], []
     for level, (cls, reg, ctr, pts, stride) in enumerate(
@@ -55,11 +58,12 @@ def detect_image(
     boxes_t, scores_t, labels_t = torch.cat(boxes), torch.cat(scores).sqrt(), torch.cat(labels)
     levels_t, locs_t = torch.cat(levels), torch.cat(locs)
 
-    h, w = image_size
-    boxes_t[:, 0::2] = boxes_t[:, 0::2].clamp(0, w)
-    boxes_t[:, 1::2] = boxes_t[:, 1::2].clamp(0, h)
-    nonempty = (boxes_t[:, 2] > boxes_t[:, 0]) & (boxes_t[:, 3] > boxes_t[:, 1])
-    idx = nonempty.nonzero(as_tuple=True)[0]
+    idx = torch.arange(len(boxes_t), device=boxes_t.device)
+    if clip:
+        h, w = image_size
+        boxes_t[:, 0::2] = boxes_t[:, 0::2].clamp(0, w)
+        boxes_t[:, 1::2] = boxes_t[:, 1::2].clamp(0, h)
+        idx = idx[(boxes_t[:, 2] > boxes_t[:, 0]) & (boxes_t[:, 3] > boxes_t[:, 1])]
     keep = batched_nms(boxes_t[idx], scores_t[idx], labels_t[idx], cfg.fcos_nms_thresh)
     idx = idx[keep[: cfg.fcos_post_nms_topk]]
 

@@ -18,9 +18,12 @@ def make_norm(kind: str, channels: int) -> nn.Module:
     raise ValueError(f"norm must be 'GN', 'BN' or 'none', got {kind!r}")
 
 
-def conv_norm_relu(in_channels: int, out_channels: int, norm: str, *, kernel_size: int = 3) -> nn.Sequential:
-    """kxk conv (no bias when normalised) -> norm -> ReLU."""
-    conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=norm == "none")
+def conv_norm_relu(
+    in_channels: int, out_channels: int, norm: str, *, kernel_size: int = 3, bias: bool | None = None
+) -> nn.Sequential:
+    """kxk conv (by default without bias when normalised) -> norm -> ReLU."""
+    bias = norm == "none" if bias is None else bias
+    conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=bias)
     return nn.Sequential(conv, make_norm(norm, out_channels), nn.ReLU(inplace=True))
 
 
