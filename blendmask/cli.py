@@ -195,6 +195,16 @@ def _cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_import_adelaidet(args: argparse.Namespace) -> int:
+    from .engine.checkpoint import save_checkpoint
+    from .modeling.adelaidet import import_adelaidet
+
+    checkpoint = import_adelaidet(args.source, preset=args.preset, **dict(args.set))
+    path = save_checkpoint(checkpoint, args.out)
+    print(f"{args.source}: AdelaiDet {checkpoint['preset']}, {len(checkpoint['model'])} tensors -> {path}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .engine.demo import format_summary, run_demo
 
@@ -302,6 +312,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--device", choices=("cpu", "cuda"))
     p.set_defaults(func=_cmd_render)
+
+    p = sub.add_parser(
+        "import-adelaidet", help="convert an AdelaiDet BlendMask model_final.pth into a checkpoint"
+    )
+    p.add_argument("source", help="AdelaiDet/detectron2 checkpoint (.pth torch file or .pkl of numpy arrays)")
+    p.add_argument("--out", required=True, help="project checkpoint to write (.pt)")
+    p.add_argument("--preset", help="zoo config, e.g. R_50_1x (default: the one the keys describe)")
+    p.add_argument(
+        "--set",
+        type=_config_setting,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field, e.g. --set min_size_test=512 (repeatable)",
+    )
+    p.set_defaults(func=_cmd_import_adelaidet)
 
     p = sub.add_parser("demo", help="synthetic data -> train cpu_tiny -> evaluate -> overlays and figures")
     p.add_argument("--out", default="outputs/demo", help="output folder (default outputs/demo)")

@@ -114,6 +114,10 @@ class Backbone(nn.Module):
             _to_detectron2_blocks(stages, cfg.stride_in_1x1, cfg.deform_interval)
         self.stem, self.c2, self.c3, self.c4, self.c5 = stages
         self.out_channels = dict(zip(("c3", "c4", "c5"), channels, strict=True))
+        if is_weights_file(cfg.backbone_weights):
+            from .detectron2_weights import load_backbone_file
+
+            load_backbone_file(self, cfg.backbone_weights)
         for stage in stages[: cfg.freeze_at]:
             for p in stage.parameters():
                 p.requires_grad_(False)
