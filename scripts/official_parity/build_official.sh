@@ -9,7 +9,7 @@ ADET_MIRROR=${ADET_MIRROR:-/work/.mirror/aim-uofa+AdelaiDet/repo}
 
 python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q torch==2.14.1 torchvision==0.29.1
-"$VENV/bin/pip" install -q setuptools wheel ninja numpy pillow fvcore iopath pycocotools \
+"$VENV/bin/pip" install -q setuptools wheel ninja numpy "pillow<10" fvcore iopath pycocotools \
   omegaconf hydra-core cloudpickle tabulate termcolor yacs matplotlib tqdm scikit-image \
   shapely rapidfuzz editdistance opencv-python-headless
 
