@@ -214,7 +214,9 @@ def seeded_state_dict(shapes: dict[str, tuple[int, ...]], seed: int) -> dict[str
         elif len(shape) == 4:
             fan_in = shape[1] * shape[2] * shape[3]
             std = (2.0 / fan_in) ** 0.5
-            if key.startswith(_HEAD) and ("cls_logits" in key or "bbox_pred" in key or "ctrness" in key):
+            if key.startswith(_HEAD + "cls_logits") or key.startswith(_HEAD + "ctrness"):
+                std *= 2.0
+            elif key.startswith(_HEAD + "bbox_pred"):
                 std *= 0.4
             out[key] = normal(shape, std)
         elif field == "weight":  # norm scales
@@ -224,7 +226,7 @@ def seeded_state_dict(shapes: dict[str, tuple[int, ...]], seed: int) -> dict[str
         elif field == "running_var":
             out[key] = uniform(shape, 0.5, 1.5)
         elif key.endswith("cls_logits.bias"):
-            out[key] = normal(shape, 0.3, -2.5)
+            out[key] = normal(shape, 0.5, -5.0)
         elif key.endswith("bbox_pred.bias"):
             out[key] = uniform(shape, 1.5, 4.0)
         else:  # conv and norm biases

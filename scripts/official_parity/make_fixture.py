@@ -25,7 +25,7 @@ from blendmask.modeling.adelaidet import seeded_state_dict
 
 SEED = 11
 IMAGES = ("astronaut", "coffee", "chelsea")
-MIN_SIZE_TEST, MAX_SIZE_TEST = 320, 512
+MIN_SIZE_TEST, MAX_SIZE_TEST = 256, 400
 
 
 def build_official(adet: Path):
