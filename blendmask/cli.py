@@ -321,11 +321,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", help="zoo config, e.g. R_50_1x (default: the one the keys describe)")
     p.add_argument(
         "--set",
+        nargs="+",
         type=_config_setting,
-        action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a config field, e.g. --set min_size_test=512 (repeatable)",
+        help="override a config field as in train, e.g. --set min_size_test=512 max_size_test=853",
     )
     p.set_defaults(func=_cmd_import_adelaidet)
 

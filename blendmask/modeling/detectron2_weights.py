@@ -9,7 +9,6 @@ read by an unpickler that only constructs numpy arrays, dtypes and plain builtin
 
 from __future__ import annotations
 
-import io
 import os
 import pickle
 import re
@@ -48,7 +47,7 @@ class _NumpyUnpickler(pickle.Unpickler):
 
 def _load_numpy_pickle(path: Path) -> object:
     with path.open("rb") as handle:
-        return _NumpyUnpickler(io.BufferedReader(handle), encoding="latin1").load()
+        return _NumpyUnpickler(handle, encoding="latin1").load()
 
 
 def _as_tensor(value: object) -> Tensor | None:
@@ -72,7 +71,8 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, Tensor]:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as torch_err:  # not a torch file, or a global that weights_only refuses
         if zipfile.is_zipfile(path):
-            raise ValueError(f"{path}: not a loadable torch checkpoint ({torch_err})") from torch_err
+            reason = str(torch_err).strip().splitlines()[-1]
+            raise ValueError(f"{path}: not a loadable torch checkpoint ({reason})") from torch_err
         try:
             obj = _load_numpy_pickle(path)
         except Exception as err:
