@@ -151,10 +151,15 @@ def convert_state_dict(state: dict[str, Tensor], cfg: BlendMaskConfig) -> dict[s
             )
         )
     wrong = [
-        f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in out.items() if v.shape != own[k].shape
+        f"{k} checkpoint {tuple(v.shape)} / model {tuple(own[k].shape)}"
+        for k, v in out.items()
+        if v.shape != own[k].shape
     ]
     if wrong:
-        raise ValueError(f"checkpoint shapes do not match {describe(cfg)}: {', '.join(wrong[:10])}")
+        raise ValueError(
+            f"checkpoint shapes do not match {describe(cfg)} (use --preset / --set to match the "
+            f"checkpoint's widths): {', '.join(wrong[:5])}"
+        )
     return {k: v.to(own[k].dtype) for k, v in out.items()}
 
 
