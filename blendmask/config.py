@@ -38,7 +38,9 @@ _RKM = re.compile(r"^(\d+)_(\d+)_(\d+)$")
 
 @dataclass
 class BlendMaskConfig:
-    """All settings of a BlendMask model. Defaults are the official R-50 1x model (56_4_14)."""
+    """All settings of a BlendMask model. Defaults are the official R-50 1x architecture (56_4_14);
+    the ``R_50_1x`` preset adds how AdelaiDet computes it (stride in 1x1, biased tower convs, PIL
+    resize, detectron2 post-processing)."""
 
     # --- task
     num_classes: int = 80

@@ -49,7 +49,15 @@ def test_official_defaults():
         (60000, 80000),
     )
     assert cfg.backbone_weights is None and cfg.max_positives_per_image is None
-    assert BlendMaskConfig() == cfg
+    assert (cfg.stride_in_1x1, cfg.fcos_conv_bias, cfg.resize_mode, cfg.postprocess) == (
+        True,
+        True,
+        "pil",
+        "detectron2",
+    )
+    # the defaults are the same architecture; the preset adds how AdelaiDet computes it
+    official = dict(stride_in_1x1=True, fcos_conv_bias=True, resize_mode="pil", postprocess="detectron2")
+    assert BlendMaskConfig(**official) == cfg
 
 
 def test_rt_preset_is_shared_three_conv_tower_on_p3_p5():
