@@ -41,7 +41,9 @@ class TinyRun:
 def make_tiny_run(root: Path) -> TinyRun:
     """Four 64 px training images, three validation images and a checkpoint after 2 iterations."""
     data = make_synthetic_coco(root / "data", num_train=4, num_val=3, image_size=64, seed=1)
-    run = TinyRun(root, data.train_images, data.train_ann, data.val_images, data.val_ann, root / "run" / "last.pt")
+    run = TinyRun(
+        root, data.train_images, data.train_ann, data.val_images, data.val_ann, root / "run" / "last.pt"
+    )
     assert main([*run.train_args(root / "run", "--iters", "2", "--lr", "0.001")]) == 0
     return run
 

@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from blendmask.errors import ImageReadError
 from blendmask.data import CocoInstances, build_transforms, collate, make_synthetic_coco
+from blendmask.errors import ImageReadError
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pycocotools.*")
 

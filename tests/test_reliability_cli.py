@@ -53,7 +53,9 @@ def test_checkpoint_whose_config_does_not_fit_its_weights(run, tmp_path):
         state["config"]["attn_size"] = 8
 
     bad = _edited_checkpoint(run, tmp_path / "bad.pt", wider_attention)
-    error = one_line_error(cli("predict", "--checkpoint", str(bad), str(run.val_images), "--out", str(tmp_path)))
+    error = one_line_error(
+        cli("predict", "--checkpoint", str(bad), str(run.val_images), "--out", str(tmp_path))
+    )
     assert str(bad) in error and "do not fit" in error and "size mismatch" in error
 
 
@@ -75,7 +77,9 @@ def test_non_finite_stop_keeps_a_checkpoint_that_trains_on(run, tmp_path):
     state = load_checkpoint(tmp_path / "last.pt")
     assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
     # the kept weights gave a finite loss: one more iteration from them trains without a stop
-    assert main(run.train_args(tmp_path, "--iters", str(state["iteration"] + 1), "--lr", "1e6", "--resume")) == 0
+    assert (
+        main(run.train_args(tmp_path, "--iters", str(state["iteration"] + 1), "--lr", "1e6", "--resume")) == 0
+    )
 
 
 def test_disk_full_leaves_the_checkpoint_and_names_the_folder(run, tmp_path, monkeypatch, capsys):
@@ -127,7 +131,9 @@ def test_string_image_id_is_refused_before_inference(run, tmp_path):
     ann = tmp_path / "ann.json"
     ann.write_text(json.dumps(data))
     error = one_line_error(
-        cli("eval", "--checkpoint", str(run.checkpoint), "--data-root", str(run.val_images), "--ann", str(ann))
+        cli(
+            "eval", "--checkpoint", str(run.checkpoint), "--data-root", str(run.val_images), "--ann", str(ann)
+        )
     )
     assert "image id 'first'" in error and "must be an integer" in error
 
@@ -145,6 +151,14 @@ def test_eval_with_a_wrong_data_root(run, tmp_path):
 
 
 def test_debug_shows_the_traceback(run, tmp_path):
-    args = ["eval", "--checkpoint", str(run.checkpoint), "--ann", str(run.val_ann), "--data-root", str(tmp_path)]
+    args = [
+        "eval",
+        "--checkpoint",
+        str(run.checkpoint),
+        "--ann",
+        str(run.val_ann),
+        "--data-root",
+        str(tmp_path),
+    ]
     assert "Traceback" in cli("--debug", *args).stderr
     assert "Traceback" in cli(*args, env={"BLENDMASK_DEBUG": "1"}).stderr

@@ -1,4 +1,4 @@
-"""COCO json validation: repeated or non-integer ids are errors naming them; every dropped instance is counted."""
+"""COCO json checks: repeated or non-integer ids are errors naming them; dropped instances are counted."""
 
 from __future__ import annotations
 

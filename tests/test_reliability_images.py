@@ -9,10 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
-from viz.images import as_image_tensor
 from blendmask.data import CocoInstances, read_image
 from blendmask.engine import to_image_tensor
 from blendmask.errors import ImageReadError
+from viz.images import as_image_tensor
 
 ORIENTATION = 0x0112  # EXIF tag; 6 = shown rotated 90 degrees clockwise
 
@@ -73,7 +73,9 @@ def test_unreadable_image_names_its_path(tmp_path, kind):
     good = tmp_path / "good.png"
     Image.fromarray(_pattern(64, 64)).save(good)
     path = tmp_path / f"{kind}.png"
-    content = {"zero-byte": b"", "truncated": good.read_bytes()[:300], "text": b"hello, not a picture\n"}[kind]
+    content = {"zero-byte": b"", "truncated": good.read_bytes()[:300], "text": b"hello, not a picture\n"}[
+        kind
+    ]
     path.write_bytes(content)
     with pytest.raises(ImageReadError, match=f"{kind}.png: cannot read the image"):
         read_image(path)
