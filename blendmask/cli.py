@@ -179,12 +179,13 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    from .data.coco import MISSING_FILE
     from .engine import Predictor, coco_eval_set, evaluate, format_metrics
     from .errors import UsageError
 
     predictor = Predictor(args.checkpoint, device=args.device)
     dataset = coco_eval_set(args.data_root, args.ann)
-    listed = len(dataset.image_ids) + dataset.skipped.get("missing image file", 0)
+    listed = len(dataset.image_ids) + dataset.skipped.get(MISSING_FILE, 0)
     if not dataset.image_ids:
         raise UsageError(f"--data-root {args.data_root}: 0 of the {listed} images of {args.ann} found there")
     if len(dataset.image_ids) < listed:
@@ -216,8 +217,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         print(f"skipped image id {skip['image_id']} ({skip['path']}): {skip['reason']}", file=sys.stderr)
     if metrics["skipped"]:
         print(
-            f"evaluated {metrics['num_images']} of {len(dataset)} images; {len(metrics['skipped'])} "
-            "unreadable ones left out with their ground truth",
+            f"evaluated {metrics['num_images']} of {len(dataset)} images; left out "
+            f"{len(metrics['skipped'])} unreadable image(s) with their ground truth",
             file=sys.stderr,
         )
     print(format_metrics(metrics))

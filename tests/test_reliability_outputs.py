@@ -101,7 +101,7 @@ def test_eval_leaves_an_unreadable_image_out_with_its_ground_truth(run, tmp_path
     assert _eval(run, root, run.val_ann, tmp_path / "with_bad" / "metrics.json") == 0
     err = capsys.readouterr().err
     assert f"skipped image id {broken['id']} ({root / broken['file_name']})" in err
-    assert "evaluated 2 of 3 images; 1 unreadable ones left out with their ground truth" in err
+    assert "evaluated 2 of 3 images; left out 1 unreadable image(s) with their ground truth" in err
     with_bad = json.loads((tmp_path / "with_bad" / "metrics.json").read_text())
 
     # the same as evaluating a json without that image
