@@ -2,6 +2,10 @@
 
 Multi-GPU / multi-machine training is the same ``train`` command under torchrun, e.g.
 ``torchrun --nproc_per_node 8 -m blendmask.cli train ...``.
+
+Exit codes: 0 done; 2 bad input (one line on stderr naming the file, field, id or option;
+``--debug`` or ``BLENDMASK_DEBUG=1`` shows the traceback); 3 training stopped on a non-finite
+loss; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -9,7 +13,10 @@ from __future__ import annotations
 import argparse
 import ast
 import dataclasses
+import os
 import sys
+import types
+import typing
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -77,6 +84,34 @@ def _config_setting(text: str) -> tuple[str, Any]:
     return key.strip(), parsed
 
 
+def _accepts(hint: Any, value: Any) -> bool:
+    """Whether ``value`` (a parsed ``--set`` literal) fits the type hint of a config field."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_accepts(arg, value) for arg in typing.get_args(hint))
+    kind = typing.get_origin(hint) or hint
+    if kind is type(None):
+        return value is None
+    if kind in (int, float) and isinstance(value, bool):
+        return False
+    if kind is float:
+        return isinstance(value, int | float)
+    if kind in (tuple, list):
+        return isinstance(value, tuple | list)
+    return isinstance(value, kind)
+
+
+def _check_setting_types(settings: Sequence[tuple[str, Any]]) -> None:
+    """Raise UsageError naming a ``--set KEY=VALUE`` whose value does not fit the field's type."""
+    from .config import BlendMaskConfig
+    from .errors import UsageError
+
+    hints = typing.get_type_hints(BlendMaskConfig)
+    for key, value in settings:
+        if key in hints and not _accepts(hints[key], value):  # unknown keys: the config names them
+            expected = getattr(hints[key], "__name__", None) or str(hints[key])
+            raise UsageError(f"--set {key}={value!r}: {key} expects {expected}, got {type(value).__name__}")
+
+
 def _train_config(args: argparse.Namespace) -> BlendMaskConfig:
     """The preset with the command line's overrides (``--set`` last). ``--iters`` rescales a step
     schedule's lr_steps and caps the warm-up at a tenth of the run."""
@@ -86,6 +121,7 @@ def _train_config(args: argparse.Namespace) -> BlendMaskConfig:
     for name in ("method", "batch_size", "lr"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
+    _check_setting_types(args.set)
     overrides.update(args.set)
     cfg = BlendMaskConfig.from_preset(args.preset, rkm=args.rkm, **overrides)
     if args.iters:
@@ -143,10 +179,26 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    from .data.coco import MISSING_FILE
     from .engine import Predictor, coco_eval_set, evaluate, format_metrics
+    from .errors import UsageError
 
     predictor = Predictor(args.checkpoint, device=args.device)
     dataset = coco_eval_set(args.data_root, args.ann)
+    listed = len(dataset.image_ids) + dataset.skipped.get(MISSING_FILE, 0)
+    if not dataset.image_ids:
+        raise UsageError(f"--data-root {args.data_root}: 0 of the {listed} images of {args.ann} found there")
+    if len(dataset.image_ids) < listed:
+        if args.strict:
+            raise UsageError(
+                f"--data-root {args.data_root}: only {len(dataset.image_ids)} of the {listed} images "
+                f"of {args.ann} found there (--strict)"
+            )
+        print(
+            f"warning: only {len(dataset.image_ids)} of the {listed} images of {args.ann} found under "
+            f"{args.data_root}; evaluating those",
+            file=sys.stderr,
+        )
     if list(dataset.categories) != predictor.categories:
         raise ValueError(
             f"{args.ann} has the categories {list(dataset.categories)}, "
@@ -154,32 +206,94 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         )
     out = Path(args.out) if args.out else None
     metrics = evaluate(
-        predictor.model, dataset, out_dir=out.parent if out else None, metrics_file=out, verbose=args.verbose
+        predictor.model,
+        dataset,
+        out_dir=out.parent if out else None,
+        metrics_file=out,
+        verbose=args.verbose,
+        strict=args.strict,
     )
+    for skip in metrics["skipped"]:
+        print(f"skipped image id {skip['image_id']} ({skip['path']}): {skip['reason']}", file=sys.stderr)
+    if metrics["skipped"]:
+        print(
+            f"evaluated {metrics['num_images']} of {len(dataset)} images; left out "
+            f"{len(metrics['skipped'])} unreadable image(s) with their ground truth",
+            file=sys.stderr,
+        )
     print(format_metrics(metrics))
     if out:
         print(f"metrics: {out}; COCO results: {out.parent / 'coco_results.json'}")
     return 0
 
 
+def _image_paths(inputs: Sequence[str]) -> list[Path]:
+    """IMAGE arguments -> image files: a folder stands for every image file directly in it."""
+    from .data import image_files
+    from .errors import UsageError
+
+    paths: list[Path] = []
+    for text in inputs:
+        path = Path(text)
+        if path.is_dir():
+            found = image_files(path)
+            if not found:
+                raise UsageError(f"{path}: the folder holds no image file")
+            paths.extend(found)
+        else:
+            paths.append(path)
+    return paths
+
+
+def _output_name(image_path: Path, taken: set[str]) -> str:
+    """``ok.png`` -> ``ok_png.png`` (the extension kept in the name); ``_2``, ``_3`` ... when taken."""
+    base = image_path.name.replace(".", "_")
+    name, number = f"{base}.png", 1
+    while name in taken:
+        number += 1
+        name = f"{base}_{number}.png"
+    taken.add(name)
+    return name
+
+
+def _report_skips(done: int, skipped: list[tuple[Path, str]], what: str) -> int:
+    """Print the summary line of a many-item command; exit code 2 when nothing could be done."""
+    summary = f"{done} of {done + len(skipped)} images {what}"
+    if skipped:
+        summary += f"; skipped {len(skipped)}: " + ", ".join(str(path) for path, _ in skipped)
+    print(summary, file=sys.stderr if skipped else sys.stdout)
+    return 2 if skipped and not done else 0
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
     from .engine import Predictor, to_image_tensor
     from .engine.render import write_overlay
+    from .errors import ImageReadError
 
     predictor = Predictor(args.checkpoint, device=args.device)
-    for image_path in args.images:
-        image = to_image_tensor(image_path)
+    taken: set[str] = set()
+    done, skipped = 0, []
+    for image_path in _image_paths(args.images):
+        try:
+            image = to_image_tensor(image_path)
+        except (ImageReadError, FileNotFoundError) as error:
+            if args.strict:
+                raise
+            print(f"skipped {image_path}: {error}", file=sys.stderr)
+            skipped.append((image_path, str(error)))
+            continue
         prediction = predictor.predict(image)
         path = write_overlay(
             image,
             prediction,
-            Path(args.out) / f"{Path(image_path).stem}.png",
+            Path(args.out) / _output_name(image_path, taken),
             class_names=predictor.categories,
             score_threshold=args.score_threshold,
         )
         kept = int((prediction["scores"] >= args.score_threshold).sum())
         print(f"{image_path}: {kept} instances with score >= {args.score_threshold} -> {path}")
-    return 0
+        done += 1
+    return _report_skips(done, skipped, "predicted")
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
@@ -190,6 +304,11 @@ def _cmd_render(args: argparse.Namespace) -> int:
     image = to_image_tensor(args.image)
     prediction = predictor.predict(image)
     prefix = f"{Path(args.image).stem}_"
+    if not prediction["scores"].numel():
+        print(
+            f"{args.image}: no instance detected; writing Figure 3 (bases) only, Figure 1 needs a detection",
+            file=sys.stderr,
+        )
     for path in write_figures(image, prediction, args.out, class_names=predictor.categories, prefix=prefix):
         print(path)
     return 0
@@ -228,6 +347,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="blendmask",
         description="BlendMask Lab: train, evaluate and look inside BlendMask (CVPR 2020).",
+        epilog="exit codes: 0 done, 2 bad input (one line on stderr), 3 non-finite loss, 130 interrupted",
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an error (also BLENDMASK_DEBUG=1)"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -296,12 +419,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="metrics json to write (COCO results go next to it)")
     p.add_argument("--device", choices=("cpu", "cuda"))
     p.add_argument("--verbose", action="store_true", help="print COCOeval's full tables")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="a missing or unreadable image is an error (default: skip, say so)",
+    )
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("predict", help="overlay PNGs of the predicted instances")
     p.add_argument("--checkpoint", required=True)
-    p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, or folders of images")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="output folder; IMAGE's name with its dots as underscores plus .png (ok.jpg -> ok_jpg.png), "
+        "_2, _3, ... added when two images would share a name",
+    )
+    p.add_argument(
+        "--strict", action="store_true", help="an unreadable image is an error (default: skip it, say so)"
+    )
     p.add_argument("--score-threshold", type=float, default=0.5)
     p.add_argument("--device", choices=("cpu", "cuda"))
     p.set_defaults(func=_cmd_predict)
@@ -352,16 +488,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``blendmask`` console script."""
+    """Entry point of the ``blendmask`` console script: errors end as one line on stderr (see the
+    module docstring for the exit codes) unless ``--debug`` / ``BLENDMASK_DEBUG=1`` asks for tracebacks."""
+    from .engine.train import NonFiniteLossError
+
     args = build_parser().parse_args(argv)
+    debug = args.debug or os.environ.get("BLENDMASK_DEBUG", "") not in ("", "0")
     try:
-        return args.func(args)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
+        try:
+            return args.func(args)
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+    except KeyboardInterrupt:  # a further Ctrl-C while the first one is being handled
         print("interrupted", file=sys.stderr)
         return 130
+    except NonFiniteLossError as err:
+        if debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 3
+    except (FileNotFoundError, ValueError) as err:
+        if debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

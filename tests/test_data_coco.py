@@ -11,6 +11,7 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 
 from blendmask.data import CocoInstances, build_transforms, collate, make_synthetic_coco
+from blendmask.errors import ImageReadError
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pycocotools.*")
 
@@ -141,8 +142,8 @@ def test_training_mode_skips_images_without_instances(coco_dir):
 def test_unreadable_image_is_counted_not_fatal(coco_dir):
     (coco_dir / "images" / "a.png").write_bytes(b"not a png")
     evaluation = CocoInstances(coco_dir / "images", coco_dir / "ann.json")
-    image, target = evaluation[0]  # evaluation keeps the id with an empty stand-in
-    assert target["image_id"] == 0 and image.shape == (3, H, W) and len(target["labels"]) == 0
+    with pytest.raises(ImageReadError, match="a.png"):  # the evaluator leaves it out and says so
+        evaluation[0]
     assert evaluation.skipped["unreadable image file"] == 1
     training = CocoInstances(coco_dir / "images", coco_dir / "ann.json", train=True)
     image, target = training[0]  # training moves on to the next readable image

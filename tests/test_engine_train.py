@@ -126,9 +126,9 @@ def test_ctrl_c_then_resume_equals_an_uninterrupted_run(synthetic, tmp_path):
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(synthetic, tmp_path):
     cfg = tiny_config(max_iter=6)
     train_set = Hooked(
-        coco_train_set(cfg, synthetic.train_images, synthetic.train_ann), at=4, hook=_nan_image
-    )
-    with pytest.raises(NonFiniteLossError, match=r"iteration 3: loss_\w+=nan") as error:
+        coco_train_set(cfg, synthetic.train_images, synthetic.train_ann), at=6, hook=_nan_image
+    )  # the checkpoint of iteration 2 is written once iteration 3 gave a finite loss with its weights
+    with pytest.raises(NonFiniteLossError, match=r"iteration 4: loss_\w+=nan") as error:
         train(cfg, train_set, out_dir=tmp_path, checkpoint_period=2, progress=False)
     assert str(tmp_path / "last.pt") in str(error.value)
     state = load_checkpoint(tmp_path / "last.pt")

@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 from torch import Tensor
 
+from blendmask.data.images import pil_to_tensor
 from blendmask.modeling.blender import crop_bases
 
 
@@ -18,10 +19,10 @@ def as_image_tensor(image) -> Tensor:
     """Any RGB image -> float tensor (3, H, W) in 0..1 on the CPU.
 
     Accepts a tensor (3, H, W) (float 0..1 or uint8), a numpy array (H, W, 3) or (H, W)
-    (uint8 or float 0..1), or a PIL image.
+    (uint8 or float 0..1), or a PIL image (read as :func:`blendmask.data.read_image` reads files).
     """
-    if isinstance(image, Image.Image):
-        image = np.asarray(image.convert("RGB"))
+    if isinstance(image, Image.Image):  # EXIF orientation, 16-bit and colour modes as everywhere else
+        return pil_to_tensor(image)
     if isinstance(image, np.ndarray):
         array = image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
         if array.ndim != 3 or array.shape[2] not in (3, 4):

@@ -18,11 +18,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from torch import Tensor
 from torch.utils.data import Dataset
+
+from ..errors import ImageReadError, UsageError
+from .images import read_image
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,8 @@ NO_INSTANCE = "training image without usable instance"
 UNREADABLE = "unreadable image file"
 SIZE_MISMATCH = "image size differs from its json entry"
 EMPTY_MASK = "empty mask"
+EMPTY_SEGMENTATION = "empty segmentation"
+BOX_OUTSIDE = "box outside the image"
 
 
 class CocoInstances(Dataset):
@@ -51,6 +55,9 @@ class CocoInstances(Dataset):
 
     ``transforms(image, target) -> (image, target)`` is applied last. With ``train=True`` and
     ``skip_empty``, images without a usable instance are left out (evaluation keeps every image).
+    An unreadable image (or one whose size differs from the json) is counted and replaced by the
+    next readable one in training; in evaluation ``__getitem__`` raises :class:`ImageReadError`, so
+    that the evaluator can leave the image (and its ground truth) out and say so.
     Attributes: ``categories`` (names in label order), ``label_to_category_id`` (list: label -> COCO id),
     ``coco`` (pycocotools COCO of the kept images and annotations), ``image_ids`` (dataset order),
     ``skipped`` (Counter of skip reasons).
@@ -81,6 +88,8 @@ class CocoInstances(Dataset):
         categories = sorted(
             _checked(data["categories"], CATEGORY_FIELDS, "category", where), key=lambda c: c["id"]
         )
+        _check_unique(categories, "category", where, "id")
+        _check_unique(categories, "category", where, "name")
         self.categories: list[str] = [c["name"] for c in categories]
         self.label_to_category_id: list[int] = [c["id"] for c in categories]
         self._label_of = {cid: label for label, cid in enumerate(self.label_to_category_id)}
@@ -96,7 +105,9 @@ class CocoInstances(Dataset):
                 self.skipped[MISSING_FILE] += 1
 
         annotations = []
-        for ann in _checked(data["annotations"], ANNOTATION_FIELDS, "annotation", where):
+        checked_annotations = _checked(data["annotations"], ANNOTATION_FIELDS, "annotation", where)
+        _check_unique(checked_annotations, "annotation", where, "id")
+        for ann in checked_annotations:
             if ann["category_id"] not in self._label_of:
                 raise ValueError(
                     f"{where}: annotation id {ann['id']}: field 'category_id' "
@@ -131,9 +142,6 @@ class CocoInstances(Dataset):
             image_id = self.image_ids[(index + attempt) % len(self.image_ids)]
             info = self.coco.imgs[image_id]
             image = self._load_image(info)
-            if image is None and not self.train:  # evaluation keeps the id: an empty stand-in image
-                image = torch.zeros(3, info["height"], info["width"])
-                return self._finish(image, self._empty_target(image_id, info))
             if image is not None:
                 return self._finish(image, self._target(info))
         raise RuntimeError(f"{self.ann_file}: no readable image under {self.image_root}")
@@ -159,22 +167,22 @@ class CocoInstances(Dataset):
             logger.warning("%s: %s (%s); further ones are only counted", self.ann_file.name, reason, detail)
 
     def _load_image(self, info: dict) -> Tensor | None:
-        """``(3, H, W)`` float in 0..1, or None (counted) when unreadable or of the wrong size."""
+        """``(3, H, W)`` float in 0..1 (EXIF orientation applied). An unreadable image or one of the
+        wrong size is counted and gives None in training; in evaluation it raises ImageReadError."""
         path = self.image_root / info["file_name"]
         try:
-            with Image.open(path) as pil:
-                pixels = np.asarray(pil.convert("RGB"))
-        except (OSError, ValueError, Image.DecompressionBombError) as error:
-            self._count_once(UNREADABLE, f"{path}: {error}")
+            image = read_image(path)
+            if tuple(image.shape[1:]) != (info["height"], info["width"]):
+                size = f"{image.shape[2]}x{image.shape[1]} px, json says {info['width']}x{info['height']}"
+                raise ImageReadError(path, f"{SIZE_MISMATCH}: {size}")
+        except (ImageReadError, FileNotFoundError) as error:
+            reason = SIZE_MISMATCH if SIZE_MISMATCH in str(error) else UNREADABLE
+            if not self.train:
+                self.skipped[reason] += 1
+                raise ImageReadError(path, getattr(error, "reason", str(error))) from error
+            self._count_once(reason, str(error))
             return None
-        if pixels.shape[:2] != (info["height"], info["width"]):
-            self._count_once(
-                SIZE_MISMATCH,
-                f"{path}: {pixels.shape[1]}x{pixels.shape[0]} px, json says {info['width']}x{info['height']}",
-            )
-            return None
-        chw = np.ascontiguousarray(pixels.transpose(2, 0, 1), dtype=np.float32)
-        return torch.from_numpy(np.multiply(chw, np.float32(1 / 255), out=chw))
+        return image
 
     def _empty_target(self, image_id: int, info: dict) -> dict:
         return {
@@ -195,7 +203,7 @@ class CocoInstances(Dataset):
         boxes[:, 0::2] = boxes[:, 0::2].clip(0, width)
         boxes[:, 1::2] = boxes[:, 1::2].clip(0, height)
         keep = masks.any(axis=(1, 2))
-        if not keep.all():
+        for _ in range(int((~keep).sum())):
             self._count_once(EMPTY_MASK, f"image id {info['id']}")
         labels = [self._label_of[ann["category_id"]] for ann in anns]
         return {
@@ -235,8 +243,18 @@ def _read_json(path: Path) -> dict:
     return data
 
 
+def _check_unique(records: list[dict], kind: str, where: str, field: str) -> None:
+    """Raise UsageError naming every value of ``field`` that two ``kind`` records share."""
+    counts = Counter(record[field] for record in records)
+    repeated = [value for value, count in counts.items() if count > 1]
+    if repeated:
+        shown = ", ".join(repr(value) for value in repeated[:10])
+        more = f" and {len(repeated) - 10} more" if len(repeated) > 10 else ""
+        raise UsageError(f"{where}: duplicate {kind} {field}(s) {shown}{more}; each must be unique")
+
+
 def _checked(records: list, fields: tuple[str, ...], kind: str, where: str) -> list[dict]:
-    """The records, after checking that each is an object with the required fields."""
+    """The records, after checking that each is an object with the required fields and integer ids."""
     for position, record in enumerate(records):
         name = (
             f"{kind} id {record['id']!r}"
@@ -248,6 +266,11 @@ def _checked(records: list, fields: tuple[str, ...], kind: str, where: str) -> l
         for field in fields:
             if field not in record:
                 raise ValueError(f"{where}: {name} has no required field {field!r}")
+        for field in ("id", "image_id", "category_id"):
+            if field in fields and (not isinstance(record[field], int) or isinstance(record[field], bool)):
+                raise UsageError(
+                    f"{where}: {name}: field {field!r} must be an integer, got {record[field]!r}"
+                )
         if kind == "image":
             for field in ("height", "width"):
                 if not isinstance(record[field], int) or record[field] <= 0:
@@ -268,6 +291,8 @@ def _clean_annotation(ann: dict, height: int, width: int, where: str) -> tuple[d
             if not isinstance(part, list) or not all(isinstance(v, Real) for v in part):
                 raise ValueError(f"{name}: field 'segmentation' must hold lists of numbers")
             parts.append(part)
+        if not parts:
+            return None, EMPTY_SEGMENTATION
         good = [part for part in parts if len(part) >= 6 and len(part) % 2 == 0]
         if len(good) < len(parts):
             reason = SHORT_POLYGON
@@ -294,6 +319,8 @@ def _clean_annotation(ann: dict, height: int, width: int, where: str) -> tuple[d
         raise ValueError(f"{name}: field 'area' must be a number, got {cleaned['area']!r}")
     if bbox[2] <= 0 or bbox[3] <= 0 or cleaned["area"] <= 0:
         return None, DEGENERATE_BOX
+    if bbox[0] >= width or bbox[1] >= height or bbox[0] + bbox[2] <= 0 or bbox[1] + bbox[3] <= 0:
+        return None, BOX_OUTSIDE
     return cleaned, reason
 
 

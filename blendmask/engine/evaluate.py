@@ -25,6 +25,8 @@ from pycocotools.cocoeval import COCOeval
 from torch import nn
 from tqdm import tqdm
 
+from ..errors import ImageReadError, UsageError
+
 IOU_TYPES = ("segm", "bbox")
 STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl")  # COCOeval.stats[0:6]
 
@@ -118,8 +120,14 @@ def evaluate(
     metrics_file: str | Path | None = None,
     progress: bool = True,
     verbose: bool = False,
+    strict: bool = False,
 ) -> dict[str, Any]:
     """Run ``model`` (eval mode, intermediates off) over a ``CocoInstances``-like dataset and COCOeval it.
+
+    An item that raises :class:`ImageReadError` is left out together with its ground truth and listed
+    in ``metrics["skipped"]`` (``{"image_id", "path", "reason"}``); COCOeval then covers only the
+    evaluated images (``metrics["num_images"]``). ``strict`` raises on the first such image instead;
+    when no image can be read a UsageError is raised.
 
     ``dataset`` items are ``(image (3,H,W) float 0..1, target with image_id)``; it provides ``.coco``
     and ``.label_to_category_id``. Images go through the model ``batch_size`` at a time (on CPU a
@@ -134,22 +142,38 @@ def evaluate(
     model.return_intermediates = False
     results: list[dict[str, Any]] = []
     image_ids: list[int] = []
+    skipped: list[dict[str, Any]] = []
     try:
         with tqdm(total=len(dataset), desc="evaluate", disable=not progress, leave=False) as bar:
             for start in range(0, len(dataset), batch_size):
-                items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
+                items = []
+                for index in range(start, min(start + batch_size, len(dataset))):
+                    try:
+                        items.append(dataset[index])
+                    except ImageReadError as error:
+                        if strict:
+                            raise
+                        image_id = dataset.image_ids[index] if hasattr(dataset, "image_ids") else index
+                        skipped.append({"image_id": image_id, "path": error.path, "reason": error.reason})
+                if not items:
+                    bar.update(min(batch_size, len(dataset) - start))
+                    continue
                 predictions = model([image.to(device) for image, _ in items])
                 for (_, target), prediction in zip(items, predictions, strict=True):
                     image_id = int(target["image_id"])
                     results.extend(predictions_to_coco(prediction, image_id, dataset.label_to_category_id))
                     image_ids.append(image_id)
-                bar.update(len(items))
+                bar.update(min(batch_size, len(dataset) - start))
     finally:
         model.train(was_training)
         model.return_intermediates = keep_intermediates
+    if not image_ids:
+        example = f", e.g. {skipped[0]['path']}: {skipped[0]['reason']}" if skipped else ""
+        raise UsageError(f"no image to evaluate: {len(dataset)} in the dataset, none readable{example}")
     metrics = coco_evaluate(dataset.coco, results, image_ids=image_ids, verbose=verbose)
     metrics["num_images"] = len(image_ids)
     metrics["num_detections"] = len(results)
+    metrics["skipped"] = skipped
     if out_dir is not None:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)

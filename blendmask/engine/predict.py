@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+import warnings
 from typing import Any
 
 import numpy as np
@@ -12,8 +12,10 @@ from PIL import Image
 from torchvision.transforms.v2 import functional as TF
 
 from ..config import BlendMaskConfig
+from ..data.images import pil_to_tensor, read_image
+from ..errors import UsageError
 from ..modeling.blendmask import BlendMask
-from .checkpoint import load_checkpoint
+from .checkpoint import load_checkpoint, load_model_weights, non_finite_weights
 
 ImageInput = str | os.PathLike | Image.Image | np.ndarray | torch.Tensor
 
@@ -21,16 +23,13 @@ ImageInput = str | os.PathLike | Image.Image | np.ndarray | torch.Tensor
 def to_image_tensor(image: ImageInput) -> torch.Tensor:
     """A path, PIL image, HWC uint8 array or CHW tensor (float 0..1 or uint8) -> (3, H, W) float 0..1 RGB.
 
-    Grayscale, palette and RGBA images are converted to RGB.
+    Files and PIL images go through :func:`blendmask.data.read_image` (EXIF orientation, 16-bit,
+    grayscale, palette, RGBA, CMYK); an unreadable file raises ImageReadError naming it.
     """
     if isinstance(image, str | os.PathLike):
-        path = Path(image)
-        if not path.is_file():
-            raise FileNotFoundError(f"image not found: {path}")
-        with Image.open(path) as handle:
-            image = handle.convert("RGB")
+        return read_image(image)
     if isinstance(image, Image.Image):
-        image = image.convert("RGB")
+        return pil_to_tensor(image)
     if isinstance(image, np.ndarray):
         if image.ndim == 2:
             image = np.repeat(image[:, :, None], 3, axis=2)
@@ -56,12 +55,22 @@ class Predictor:
     """
 
     def __init__(self, checkpoint: str | os.PathLike, device: str | torch.device | None = None) -> None:
-        state = load_checkpoint(checkpoint)
+        with warnings.catch_warnings():  # non-finite weights are an error here, raised below
+            warnings.simplefilter("ignore")
+            state = load_checkpoint(checkpoint)
         self.cfg = BlendMaskConfig.from_dict(state["config"])
         self.categories: list[str] = list(state["categories"])
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise UsageError("--device cuda: CUDA is not available on this machine; use --device cpu")
         self.model = BlendMask(self.cfg)
-        self.model.load_state_dict(state["model"])
+        load_model_weights(self.model, state["model"], checkpoint)
+        bad = non_finite_weights(state["model"])
+        if bad:
+            raise UsageError(
+                f"{checkpoint}: {len(bad)} weight tensor(s) hold NaN or infinite values (e.g. {bad[0]}); "
+                "use an earlier checkpoint"
+            )
         self.model.return_intermediates = True
         self.model.eval().to(self.device)
 

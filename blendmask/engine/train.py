@@ -1,7 +1,9 @@
 """The training loop: one process or DDP under torchrun, CPU or CUDA (AMP), resumable, interruptible.
 
 Writes into ``out_dir``:
-    last.pt         the newest checkpoint (atomically replaced every ``checkpoint_period`` and at the end)
+    last.pt         the newest checkpoint (atomically replaced every ``checkpoint_period`` and at the end);
+                    a periodic one is written only once the next iteration's loss, computed with
+                    its weights, is finite, so it never holds weights that already diverge
     metrics.jsonl   one JSON object per logged iteration: iter, each loss, total_loss, lr, time, data_time
     metrics.json    final COCO metrics when a validation set is given
     events.*        TensorBoard scalars when tensorboard is installed
@@ -29,9 +31,19 @@ from tqdm import tqdm
 
 from ..config import BlendMaskConfig
 from ..data import collate
+from ..errors import UsageError
 from ..modeling.blendmask import BlendMask
 from . import distributed as du
-from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import (
+    checkpoint_bytes,
+    load_checkpoint,
+    load_model_weights,
+    non_finite_weights,
+    remove_stale_temporaries,
+    rng_state,
+    set_rng_state,
+    write_atomically,
+)
 from .evaluate import evaluate
 from .sampling import SeededSamples, StreamSampler
 from .schedule import build_optimizer, build_scheduler
@@ -46,7 +58,7 @@ FROZEN_BN_FROM_SCRATCH = (
 
 
 class NonFiniteLossError(FloatingPointError):
-    """Raised when a loss becomes NaN or infinite; the last good checkpoint is left in place."""
+    """Raised when a loss or a weight becomes NaN or infinite; the last good checkpoint is left in place."""
 
 
 @dataclass
@@ -112,7 +124,7 @@ def _resolve_device(device: str | torch.device | None) -> torch.device:
     device = torch.device(device)
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise RuntimeError("device 'cuda' requested but CUDA is not available")
+            raise UsageError("--device cuda: CUDA is not available on this machine; use --device cpu")
         if du.is_distributed() and device.index is None:
             device = torch.device("cuda", torch.cuda.current_device())
     return device
@@ -161,9 +173,11 @@ def train(
     process group (torchrun, see ``distributed.init_distributed``) the model is wrapped in DDP, each
     rank takes ``batch_size / world_size`` images, and only rank 0 logs, evaluates and writes files.
 
-    ``resume`` continues from ``out_dir/last.pt`` when it exists (same weights at the end as an
-    uninterrupted run). Ctrl-C stops after the current iteration, saves and returns with
-    ``interrupted=True``. A non-finite loss raises :class:`NonFiniteLossError` and writes nothing.
+    ``resume`` continues from ``out_dir/last.pt`` when it exists (with ``deterministic``, the same
+    weights at the end as an uninterrupted run; without it, the same schedule and data order but
+    not bitwise-equal weights). Ctrl-C stops after the current iteration, saves and returns with
+    ``interrupted=True``. A non-finite loss raises :class:`NonFiniteLossError` and writes nothing:
+    ``last.pt`` stays the last checkpoint whose weights gave a finite loss.
     ``amp``: mixed precision, by default on CUDA only (bfloat16, or float16 with a GradScaler);
     True also on CPU (bfloat16 autocast, ~1.5x faster on CPUs with native bfloat16). ``sync_bn`` converts
     BatchNorm layers to SyncBatchNorm (CUDA + DDP only); ``deterministic`` selects deterministic
@@ -196,10 +210,13 @@ def train(
     scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
 
     checkpoint_path = out_dir / CHECKPOINT_NAME
+    if main:
+        for stale in remove_stale_temporaries(checkpoint_path):
+            print(f"removed {stale}, left by an interrupted checkpoint write", file=sys.stderr)
     start_iter = 0
     if resume and checkpoint_path.is_file():
         state = load_checkpoint(checkpoint_path)
-        model.load_state_dict(state["model"])
+        load_model_weights(model, state["model"], f"--resume {checkpoint_path}")
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         if state["scaler"]:
@@ -233,8 +250,14 @@ def train(
         persistent_workers=workers > 0,
     )
 
-    def save(iteration: int) -> Path:
-        return save_checkpoint(
+    def snapshot(iteration: int) -> bytes:
+        bad = non_finite_weights(model.state_dict())
+        if bad:
+            kept = f"the last good checkpoint is {saved}" if saved else "no checkpoint was written"
+            raise NonFiniteLossError(
+                f"non-finite weights after iteration {iteration} (e.g. {bad[0]}); training stopped, {kept}"
+            )
+        return checkpoint_bytes(
             {
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
@@ -244,8 +267,7 @@ def train(
                 "rng": rng_state(),
                 "config": cfg.to_dict(),
                 "categories": categories,
-            },
-            checkpoint_path,
+            }
         )
 
     if main:
@@ -260,6 +282,7 @@ def train(
         dynamic_ncols=True,
     )
     saved: Path | None = checkpoint_path if start_iter > 0 else None
+    pending: bytes | None = None  # a periodic checkpoint, written once its weights give a finite loss
     if main and start_iter == 0:
         (out_dir / "metrics.jsonl").unlink(missing_ok=True)
     iteration = start_iter
@@ -292,6 +315,8 @@ def train(
                 reduced = du.all_reduce_mean(torch.cat([values, flags]))
                 values, stop_requested = reduced[:-1].tolist(), reduced[-1].item() > 0
                 _check_finite(dict(zip(names, values, strict=True)), iteration + 1, saved)
+                if pending is not None:
+                    saved, pending = write_atomically(pending, checkpoint_path), None
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(total).backward()
                 if cfg.grad_clip:
@@ -312,10 +337,10 @@ def train(
                     log.add(step_metrics, time=time.perf_counter() - tick, data_time=data_time)
                     if iteration % log_period == 0 or iteration == cfg.max_iter or stop_requested:
                         log.flush(iteration, lr)
-                if main and (
-                    iteration % checkpoint_period == 0 or iteration == cfg.max_iter or stop_requested
-                ):
-                    saved = save(iteration)
+                if main and (iteration == cfg.max_iter or stop_requested):
+                    saved, pending = write_atomically(snapshot(iteration), checkpoint_path), None
+                elif main and iteration % checkpoint_period == 0:
+                    pending = snapshot(iteration)
                 if stop_requested:
                     interrupted = True
                     break
