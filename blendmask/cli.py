@@ -145,7 +145,7 @@ def _train(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from .engine import Predictor, coco_eval_set, evaluate, format_metrics
 
-    predictor = Predictor(args.checkpoint, device=args.device)
+    predictor = Predictor(args.checkpoint, device=args.device, precision=args.precision)
     dataset = coco_eval_set(args.data_root, args.ann)
     if list(dataset.categories) != predictor.categories:
         raise ValueError(
@@ -166,7 +166,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from .engine import Predictor, to_image_tensor
     from .engine.render import write_overlay
 
-    predictor = Predictor(args.checkpoint, device=args.device)
+    predictor = Predictor(args.checkpoint, device=args.device, precision=args.precision)
     for image_path in args.images:
         image = to_image_tensor(image_path)
         prediction = predictor.predict(image)
@@ -211,6 +211,16 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     )
     print(format_summary(result))
     return 0
+
+
+def _add_precision(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument(
+        "--precision",
+        choices=("auto", "bfloat16", "float32"),
+        default=default,
+        help=f"inference precision (default {default}); auto: bfloat16 autocast + channels-last on CUDA "
+        "and on CPUs with native bfloat16, else float32 (the reference)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -286,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="metrics json to write (COCO results go next to it)")
     p.add_argument("--device", choices=("cpu", "cuda"))
     p.add_argument("--verbose", action="store_true", help="print COCOeval's full tables")
+    _add_precision(p, default="float32")
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("predict", help="overlay PNGs of the predicted instances")
@@ -294,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--score-threshold", type=float, default=0.5)
     p.add_argument("--device", choices=("cpu", "cuda"))
+    _add_precision(p, default="auto")
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("render", help="the paper's Figure 1 (blending) and Figure 3 (bases) for an image")

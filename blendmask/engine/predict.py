@@ -14,6 +14,7 @@ from torchvision.transforms.v2 import functional as TF
 from ..config import BlendMaskConfig
 from ..modeling.blendmask import BlendMask
 from .checkpoint import load_checkpoint
+from .inference import prepare_for_inference
 
 ImageInput = str | os.PathLike | Image.Image | np.ndarray | torch.Tensor
 
@@ -51,11 +52,18 @@ def to_image_tensor(image: ImageInput) -> torch.Tensor:
 class Predictor:
     """Loads a checkpoint written by ``train`` (``weights_only=True``: an untrusted file cannot run code).
 
+    ``precision``: "float32" (the reference), "bfloat16" or "auto" (bfloat16 autocast and channels-last
+    weights where the device computes bfloat16 natively; see :mod:`blendmask.engine.inference`).
     Attributes: ``model`` (BlendMask in eval mode, intermediates on), ``cfg`` (BlendMaskConfig),
     ``categories`` (class names in label order), ``device``.
     """
 
-    def __init__(self, checkpoint: str | os.PathLike, device: str | torch.device | None = None) -> None:
+    def __init__(
+        self,
+        checkpoint: str | os.PathLike,
+        device: str | torch.device | None = None,
+        precision: str = "float32",
+    ) -> None:
         state = load_checkpoint(checkpoint)
         self.cfg = BlendMaskConfig.from_dict(state["config"])
         self.categories: list[str] = list(state["categories"])
@@ -63,7 +71,7 @@ class Predictor:
         self.model = BlendMask(self.cfg)
         self.model.load_state_dict(state["model"])
         self.model.return_intermediates = True
-        self.model.eval().to(self.device)
+        prepare_for_inference(self.model.eval().to(self.device), precision)
 
     @torch.no_grad()
     def predict(self, image: ImageInput) -> dict[str, Any]:
