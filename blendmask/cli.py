@@ -143,7 +143,18 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    from .engine import init_distributed, shutdown_distributed
+
+    init_distributed(args.device)  # under torchrun the images are sharded over the ranks
+    try:
+        return _eval(args)
+    finally:
+        shutdown_distributed()
+
+
+def _eval(args: argparse.Namespace) -> int:
     from .engine import Predictor, coco_eval_set, evaluate, format_metrics
+    from .engine.distributed import is_main_process
 
     predictor = Predictor(args.checkpoint, device=args.device, precision=args.precision)
     dataset = coco_eval_set(args.data_root, args.ann)
@@ -156,6 +167,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     metrics = evaluate(
         predictor.model, dataset, out_dir=out.parent if out else None, metrics_file=out, verbose=args.verbose
     )
+    if not is_main_process():
+        return 0
     print(format_metrics(metrics))
     if out:
         print(f"metrics: {out}; COCO results: {out.parent / 'coco_results.json'}")
@@ -289,7 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--deterministic", action="store_true", help="deterministic kernels (reproducible runs)")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("eval", help="COCO mask and box AP of a checkpoint on a COCO-format dataset")
+    p = sub.add_parser(
+        "eval", help="COCO mask and box AP of a checkpoint on a COCO-format dataset (also under torchrun)"
+    )
     p.add_argument("--checkpoint", required=True, help="checkpoint (.pt) written by train")
     p.add_argument("--data-root", required=True, help="folder of the images")
     p.add_argument("--ann", required=True, help="COCO instances json")

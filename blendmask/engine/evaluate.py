@@ -20,10 +20,13 @@ from typing import Any
 import numpy as np
 import pycocotools.mask as mask_util
 import torch
+import torch.distributed as dist
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from torch import nn
 from tqdm import tqdm
+
+from . import distributed as du
 
 IOU_TYPES = ("segm", "bbox")
 STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl")  # COCOeval.stats[0:6]
@@ -123,7 +126,9 @@ def evaluate(
 
     ``dataset`` items are ``(image (3,H,W) float 0..1, target with image_id)``; it provides ``.coco``
     and ``.label_to_category_id``. Images go through the model ``batch_size`` at a time (on CPU a
-    batch is several times faster per image than single images). With ``out_dir``, writes
+    batch is several times faster per image than single images). Under torchrun each rank predicts
+    every world-size-th image, rank 0 gathers the results and runs COCOeval once, and every rank
+    returns its metrics; only rank 0 writes files. With ``out_dir``, writes
     ``coco_results.json`` (COCO category ids, RLE masks) and ``metrics.json`` there;
     ``metrics_file`` overrides the metrics path.
     """
@@ -134,10 +139,11 @@ def evaluate(
     model.return_intermediates = False
     results: list[dict[str, Any]] = []
     image_ids: list[int] = []
+    shard = range(du.get_rank(), len(dataset), du.get_world_size())  # every image when not distributed
     try:
-        with tqdm(total=len(dataset), desc="evaluate", disable=not progress, leave=False) as bar:
-            for start in range(0, len(dataset), batch_size):
-                items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
+        with tqdm(total=len(shard), desc="evaluate", disable=not progress, leave=False) as bar:
+            for start in range(0, len(shard), batch_size):
+                items = [dataset[i] for i in shard[start : start + batch_size]]
                 predictions = model([image.to(device) for image, _ in items])
                 for (_, target), prediction in zip(items, predictions, strict=True):
                     image_id = int(target["image_id"])
@@ -147,9 +153,15 @@ def evaluate(
     finally:
         model.train(was_training)
         model.return_intermediates = keep_intermediates
+    if du.is_distributed():
+        results, image_ids = _gather_on_main(results, image_ids)
+        if not du.is_main_process():
+            return _broadcast_from_main(None)
     metrics = coco_evaluate(dataset.coco, results, image_ids=image_ids, verbose=verbose)
     metrics["num_images"] = len(image_ids)
     metrics["num_detections"] = len(results)
+    if du.is_distributed():
+        _broadcast_from_main(metrics)
     if out_dir is not None:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -159,6 +171,22 @@ def evaluate(
         Path(metrics_file).parent.mkdir(parents=True, exist_ok=True)
         Path(metrics_file).write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
+
+
+def _gather_on_main(results: list[dict[str, Any]], image_ids: list[int]) -> tuple[list, list[int]]:
+    """Every rank's COCO results and image ids, concatenated on rank 0 (empty lists elsewhere)."""
+    gathered = [None] * du.get_world_size() if du.is_main_process() else None
+    dist.gather_object((results, image_ids), gathered, dst=0)
+    if not du.is_main_process():
+        return [], []
+    return [r for part, _ in gathered for r in part], [i for _, ids in gathered for i in ids]
+
+
+def _broadcast_from_main(metrics: dict[str, Any] | None) -> dict[str, Any]:
+    """Rank 0's metrics on every rank."""
+    box = [metrics]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def format_metrics(metrics: dict[str, Any]) -> str:
