@@ -3,7 +3,9 @@
 512 px, 2 threads, D in {10, 50, 100, 200} detections, medians of 5, float32 both, plus BlendMask's
 fast path (``--precision auto``). Writes ``speed.png`` and ``speed_stages.png`` next to the JSON
 (``outputs/`` by default). Environment: ``BLENDMASK_BENCH_FAST=1`` for a quick run (``QUICK_SETTINGS``:
-256 px, D in {10, 50}, 1 repeat, 200 Mask R-CNN proposals); ``BLENDMASK_BENCH_PRESET`` for another preset.
+256 px, D in {10, 50}, 1 repeat, 200 Mask R-CNN proposals); ``BLENDMASK_BENCH_PRESET`` for another
+preset; ``BLENDMASK_BENCH_REPEATS`` and
+``BLENDMASK_BENCH_DETECTIONS`` (e.g. 10,100,200) override those settings.
 """
 
 from __future__ import annotations
@@ -21,7 +23,11 @@ from viz.speed import speed_figure, stages_figure  # noqa: E402
 
 def run(out_dir: str | Path = "outputs") -> dict:
     """Run the comparison, save its two figures in ``out_dir`` and return the result."""
-    settings = QUICK_SETTINGS if os.environ.get("BLENDMASK_BENCH_FAST") == "1" else FULL_SETTINGS
+    settings = dict(QUICK_SETTINGS if os.environ.get("BLENDMASK_BENCH_FAST") == "1" else FULL_SETTINGS)
+    if "BLENDMASK_BENCH_REPEATS" in os.environ:
+        settings["repeats"] = int(os.environ["BLENDMASK_BENCH_REPEATS"])
+    if "BLENDMASK_BENCH_DETECTIONS" in os.environ:
+        settings["detections"] = tuple(int(d) for d in os.environ["BLENDMASK_BENCH_DETECTIONS"].split(","))
     preset = os.environ.get("BLENDMASK_BENCH_PRESET", "R_50_1x")
     result = compare_speed(preset, threads=2, progress=True, **settings)
     result["summary"] = summary_rows(result)

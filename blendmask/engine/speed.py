@@ -314,3 +314,30 @@ def summary_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
             row["blendmask_fast_s"] = models["blendmask_fast"][d]["end_to_end"]["wall_s"]
         rows.append(row)
     return rows
+
+
+def format_summary(result: dict[str, Any]) -> str:
+    """:func:`summary_rows` as a text table (seconds, milliseconds for the mask stage)."""
+    rows = summary_rows(result)
+    fast = "blendmask_fast_s" in rows[0]
+    head = (
+        f"{'D':>4} {'BlendMask s':>12} {'Mask R-CNN s':>13} {'ratio':>6} {'mask stage ms':>18} {'ratio':>6}"
+    )
+    lines = [head + (f" {'fast path s':>12}" if fast else "")]
+    for r in rows:
+        stage = f"{1000 * r['blendmask_mask_stage_s']:.1f} / {1000 * r['maskrcnn_mask_stage_s']:.0f}"
+        line = (
+            f"{r['D']:>4} {r['blendmask_s']:>12.3f} {r['maskrcnn_s']:>13.3f} {r['ratio']:>6.2f} "
+            f"{stage:>18} {r['mask_stage_ratio']:>6.3f}"
+        )
+        lines.append(line + (f" {r['blendmask_fast_s']:>12.3f}" if fast else ""))
+    return "\n".join(lines)
+
+
+def format_paper() -> str:
+    """The paper's speed numbers (:data:`PAPER_SPEED`) as a text table."""
+    lines = [f"{'table':>5}  {'model':<20} {'backbone':<8} {'ms':>6} {'mask AP':>8}"]
+    for row in PAPER_SPEED:
+        name = f"{row['model']:<20} {row['backbone']:<8}"
+        lines.append(f"{row['table']:>5}  {name} {row['ms']:>6.1f} {row['mask_ap']:>8.1f}")
+    return "\n".join(lines)
