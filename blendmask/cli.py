@@ -179,11 +179,22 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    from .engine import init_distributed, shutdown_distributed
+
+    init_distributed(args.device)  # under torchrun the images are sharded over the ranks
+    try:
+        return _eval(args)
+    finally:
+        shutdown_distributed()
+
+
+def _eval(args: argparse.Namespace) -> int:
     from .data.coco import MISSING_FILE
     from .engine import Predictor, coco_eval_set, evaluate, format_metrics
+    from .engine.distributed import is_main_process
     from .errors import UsageError
 
-    predictor = Predictor(args.checkpoint, device=args.device)
+    predictor = Predictor(args.checkpoint, device=args.device, precision=args.precision)
     dataset = coco_eval_set(args.data_root, args.ann)
     listed = len(dataset.image_ids) + dataset.skipped.get(MISSING_FILE, 0)
     if not dataset.image_ids:
@@ -213,6 +224,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         verbose=args.verbose,
         strict=args.strict,
     )
+    if not is_main_process():
+        return 0
     for skip in metrics["skipped"]:
         print(f"skipped image id {skip['image_id']} ({skip['path']}): {skip['reason']}", file=sys.stderr)
     if metrics["skipped"]:
@@ -270,7 +283,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from .engine.render import write_overlay
     from .errors import ImageReadError
 
-    predictor = Predictor(args.checkpoint, device=args.device)
+    predictor = Predictor(args.checkpoint, device=args.device, precision=args.precision)
     taken: set[str] = set()
     done, skipped = 0, []
     for image_path in _image_paths(args.images):
@@ -340,6 +353,16 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     )
     print(format_summary(result))
     return 0
+
+
+def _add_precision(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument(
+        "--precision",
+        choices=("auto", "bfloat16", "float32"),
+        default=default,
+        help=f"inference precision (default {default}); auto: bfloat16 autocast + channels-last on CUDA "
+        "and on CPUs with native bfloat16, else float32 (the reference)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -412,7 +435,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--deterministic", action="store_true", help="deterministic kernels (reproducible runs)")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("eval", help="COCO mask and box AP of a checkpoint on a COCO-format dataset")
+    p = sub.add_parser(
+        "eval", help="COCO mask and box AP of a checkpoint on a COCO-format dataset (also under torchrun)"
+    )
     p.add_argument("--checkpoint", required=True, help="checkpoint (.pt) written by train")
     p.add_argument("--data-root", required=True, help="folder of the images")
     p.add_argument("--ann", required=True, help="COCO instances json")
@@ -424,6 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="a missing or unreadable image is an error (default: skip, say so)",
     )
+    _add_precision(p, default="float32")
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("predict", help="overlay PNGs of the predicted instances")
@@ -440,6 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--score-threshold", type=float, default=0.5)
     p.add_argument("--device", choices=("cpu", "cuda"))
+    _add_precision(p, default="auto")
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("render", help="the paper's Figure 1 (blending) and Figure 3 (bases) for an image")

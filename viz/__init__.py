@@ -21,6 +21,7 @@ from viz.probes import (
     probe_detection,
     target_in_box,
 )
+from viz.speed import speed_figure, stages_figure
 from viz.steps import BlendingSteps, blending_steps
 
 __all__ = [
@@ -51,5 +52,7 @@ __all__ = [
     "probe_detection",
     "read_metrics",
     "select_instances",
+    "speed_figure",
+    "stages_figure",
     "target_in_box",
 ]

@@ -20,12 +20,14 @@ from typing import Any
 import numpy as np
 import pycocotools.mask as mask_util
 import torch
+import torch.distributed as dist
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from torch import nn
 from tqdm import tqdm
 
 from ..errors import ImageReadError, UsageError
+from . import distributed as du
 
 IOU_TYPES = ("segm", "bbox")
 STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl")  # COCOeval.stats[0:6]
@@ -131,7 +133,9 @@ def evaluate(
 
     ``dataset`` items are ``(image (3,H,W) float 0..1, target with image_id)``; it provides ``.coco``
     and ``.label_to_category_id``. Images go through the model ``batch_size`` at a time (on CPU a
-    batch is several times faster per image than single images). With ``out_dir``, writes
+    batch is several times faster per image than single images). Under torchrun each rank predicts
+    every world-size-th image, rank 0 gathers the results and runs COCOeval once, and every rank
+    returns its metrics; only rank 0 writes files. With ``out_dir``, writes
     ``coco_results.json`` (COCO category ids, RLE masks) and ``metrics.json`` there;
     ``metrics_file`` overrides the metrics path.
     """
@@ -143,11 +147,12 @@ def evaluate(
     results: list[dict[str, Any]] = []
     image_ids: list[int] = []
     skipped: list[dict[str, Any]] = []
+    shard = range(du.get_rank(), len(dataset), du.get_world_size())  # every image when not distributed
     try:
-        with tqdm(total=len(dataset), desc="evaluate", disable=not progress, leave=False) as bar:
-            for start in range(0, len(dataset), batch_size):
+        with tqdm(total=len(shard), desc="evaluate", disable=not progress, leave=False) as bar:
+            for start in range(0, len(shard), batch_size):
                 items = []
-                for index in range(start, min(start + batch_size, len(dataset))):
+                for index in shard[start : start + batch_size]:
                     try:
                         items.append(dataset[index])
                     except ImageReadError as error:
@@ -156,17 +161,21 @@ def evaluate(
                         image_id = dataset.image_ids[index] if hasattr(dataset, "image_ids") else index
                         skipped.append({"image_id": image_id, "path": error.path, "reason": error.reason})
                 if not items:
-                    bar.update(min(batch_size, len(dataset) - start))
+                    bar.update(min(batch_size, len(shard) - start))
                     continue
                 predictions = model([image.to(device) for image, _ in items])
                 for (_, target), prediction in zip(items, predictions, strict=True):
                     image_id = int(target["image_id"])
                     results.extend(predictions_to_coco(prediction, image_id, dataset.label_to_category_id))
                     image_ids.append(image_id)
-                bar.update(min(batch_size, len(dataset) - start))
+                bar.update(min(batch_size, len(shard) - start))
     finally:
         model.train(was_training)
         model.return_intermediates = keep_intermediates
+    if du.is_distributed():
+        results, image_ids, skipped = _gather_on_main(results, image_ids, skipped)
+        if not du.is_main_process():
+            return _broadcast_from_main(None)
     if not image_ids:
         example = f", e.g. {skipped[0]['path']}: {skipped[0]['reason']}" if skipped else ""
         raise UsageError(f"no image to evaluate: {len(dataset)} in the dataset, none readable{example}")
@@ -174,6 +183,8 @@ def evaluate(
     metrics["num_images"] = len(image_ids)
     metrics["num_detections"] = len(results)
     metrics["skipped"] = skipped
+    if du.is_distributed():
+        _broadcast_from_main(metrics)
     if out_dir is not None:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -183,6 +194,24 @@ def evaluate(
         Path(metrics_file).parent.mkdir(parents=True, exist_ok=True)
         Path(metrics_file).write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
+
+
+def _gather_on_main(
+    results: list[dict[str, Any]], image_ids: list[int], skipped: list[dict[str, Any]]
+) -> tuple[list, list[int], list[dict[str, Any]]]:
+    """Every rank's COCO results, image ids and skipped images, concatenated on rank 0 (empty elsewhere)."""
+    gathered = [None] * du.get_world_size() if du.is_main_process() else None
+    dist.gather_object((results, image_ids, skipped), gathered, dst=0)
+    if not du.is_main_process():
+        return [], [], []
+    return tuple([item for part in gathered for item in part[k]] for k in range(3))
+
+
+def _broadcast_from_main(metrics: dict[str, Any] | None) -> dict[str, Any]:
+    """Rank 0's metrics on every rank."""
+    box = [metrics]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def format_metrics(metrics: dict[str, Any]) -> str:

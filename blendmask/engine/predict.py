@@ -16,6 +16,7 @@ from ..data.images import pil_to_tensor, read_image
 from ..errors import UsageError
 from ..modeling.blendmask import BlendMask
 from .checkpoint import load_checkpoint, load_model_weights, non_finite_weights
+from .inference import prepare_for_inference
 
 ImageInput = str | os.PathLike | Image.Image | np.ndarray | torch.Tensor
 
@@ -50,11 +51,18 @@ def to_image_tensor(image: ImageInput) -> torch.Tensor:
 class Predictor:
     """Loads a checkpoint written by ``train`` (``weights_only=True``: an untrusted file cannot run code).
 
+    ``precision``: "float32" (the reference), "bfloat16" or "auto" (bfloat16 autocast and channels-last
+    weights where the device computes bfloat16 natively; see :mod:`blendmask.engine.inference`).
     Attributes: ``model`` (BlendMask in eval mode, intermediates on), ``cfg`` (BlendMaskConfig),
     ``categories`` (class names in label order), ``device``.
     """
 
-    def __init__(self, checkpoint: str | os.PathLike, device: str | torch.device | None = None) -> None:
+    def __init__(
+        self,
+        checkpoint: str | os.PathLike,
+        device: str | torch.device | None = None,
+        precision: str = "float32",
+    ) -> None:
         with warnings.catch_warnings():  # non-finite weights are an error here, raised below
             warnings.simplefilter("ignore")
             state = load_checkpoint(checkpoint)
@@ -72,7 +80,7 @@ class Predictor:
                 "use an earlier checkpoint"
             )
         self.model.return_intermediates = True
-        self.model.eval().to(self.device)
+        prepare_for_inference(self.model.eval().to(self.device), precision)
 
     @torch.no_grad()
     def predict(self, image: ImageInput) -> dict[str, Any]:

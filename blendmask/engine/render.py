@@ -44,8 +44,10 @@ def write_overlay(
     import viz
 
     factor = max(1, math.ceil(min_side / min(image.shape[-2:])))
-    image, prediction = upscaled(image, prediction, factor)
-    drawn = viz.draw_instances(image, prediction, class_names=class_names, score_threshold=score_threshold)
+    keep = prediction["scores"] >= score_threshold  # only the drawn instances are enlarged
+    shown = {key: prediction[key][keep] for key in ("boxes", "scores", "labels", "masks")}
+    image, shown = upscaled(image, shown, factor)
+    drawn = viz.draw_instances(image, shown, class_names=class_names, score_threshold=score_threshold)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(drawn).save(path)

@@ -350,7 +350,7 @@ def train(
                     and iteration % eval_period == 0
                     and iteration < cfg.max_iter
                 ):
-                    _evaluate_on_main(model, val_set, device, iteration, log, out_dir=None)
+                    _evaluate_and_log(model, val_set, device, iteration, log, out_dir=None)
     except KeyboardInterrupt:  # a second Ctrl-C: stop at once, keep the last checkpoint as it is
         interrupted = True
     finally:
@@ -364,7 +364,7 @@ def train(
                 file=sys.stderr,
             )
     elif val_set is not None:
-        metrics = _evaluate_on_main(model, val_set, device, iteration, log, out_dir=out_dir)
+        metrics = _evaluate_and_log(model, val_set, device, iteration, log, out_dir=out_dir)
     if writer is not None:
         writer.close()
     du.barrier()
@@ -390,11 +390,10 @@ def _check_finite(values: dict[str, float], iteration: int, saved: Path | None) 
         )
 
 
-def _evaluate_on_main(model, val_set, device, iteration, log, *, out_dir) -> dict[str, Any] | None:
-    """COCO-evaluate on rank 0 while the other ranks wait; logs segm/bbox AP to the metrics log."""
-    metrics = None
+def _evaluate_and_log(model, val_set, device, iteration, log, *, out_dir) -> dict[str, Any] | None:
+    """COCO-evaluate, the images sharded over the ranks (see ``evaluate``); rank 0 logs segm/bbox AP."""
+    metrics = evaluate(model, val_set, device=device, out_dir=out_dir, progress=False)
     if du.is_main_process():
-        metrics = evaluate(model, val_set, device=device, out_dir=out_dir, progress=False)
         record = {
             f"{kind}_{name}": value for kind in ("segm", "bbox") for name, value in metrics[kind].items()
         }

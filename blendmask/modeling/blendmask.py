@@ -73,6 +73,7 @@ class BlendMask(nn.Module):
         self.register_buffer("pixel_mean", torch.tensor(cfg.pixel_mean).view(3, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.tensor(cfg.pixel_std).view(3, 1, 1), persistent=False)
         self.return_intermediates = cfg.return_intermediates
+        self.inference_dtype: torch.dtype | None = None  # autocast dtype of the feature networks in predict
 
     # ------------------------------------------------------------------ input
     def preprocess(self, images: list[Tensor]) -> tuple[Tensor, list[tuple[int, int]]]:
@@ -110,6 +111,18 @@ class BlendMask(nn.Module):
             device=batch.device,
         )
         return p_feats, outputs, bases, locations
+
+    def _run_features(self, batch: Tensor) -> tuple[HeadOutputs, Tensor, Locations]:
+        """``_run`` for inference: the feature networks under ``inference_dtype`` autocast (if set),
+        their outputs back in float32 for post-processing, blending and pasting."""
+        dtype = self.inference_dtype
+        if dtype is None:
+            _, outputs, bases, locations = self._run(batch)
+            return outputs, bases, locations
+        with torch.autocast(batch.device.type, dtype=dtype):
+            _, outputs, bases, locations = self._run(batch)
+        outputs = HeadOutputs(*[None if xs is None else [x.float() for x in xs] for xs in outputs])
+        return outputs, bases.float(), locations
 
     # ------------------------------------------------------------------ forward
     def forward(
@@ -275,7 +288,7 @@ class BlendMask(nn.Module):
             size = input_shape(h, w, cfg.min_size_test, cfg.max_size_test)
             resized.append(resize_image(img, size, cfg.resize_mode))
         batch, sizes = self.preprocess(resized)
-        _, outputs, bases, locations = self._run(batch)
+        outputs, bases, locations = self._run_features(batch)
         points = list(locations.points.split(locations.level_sizes))
         results = []
         for i, (input_size, image_size) in enumerate(zip(sizes, originals, strict=True)):
