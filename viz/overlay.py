@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from matplotlib import font_manager
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
@@ -20,13 +19,32 @@ GAP = 6
 FONT_PATH = font_manager.findfont("DejaVu Sans")
 
 
+def _dilate(masks: Tensor, width: int) -> Tensor:
+    """(N, H, W) bool grown by ``width`` px in x and y (a square structuring element), no wrap-around."""
+    grown = masks.clone()
+    for d in range(1, width + 1):
+        grown[..., d:] |= masks[..., :-d]
+        grown[..., :-d] |= masks[..., d:]
+    rows = grown.clone()
+    for d in range(1, width + 1):
+        grown[..., d:, :] |= rows[..., :-d, :]
+        grown[..., :-d, :] |= rows[..., d:, :]
+    return grown
+
+
 def mask_outline(masks: Tensor, width: int = 1) -> Tensor:
     """(N, H, W) bool -> the pixels within ``width`` of each mask's border, inner holes included."""
     if masks.numel() == 0:
         return masks.clone()
-    outside = (~masks).float()[:, None]
-    near_outside = F.max_pool2d(outside, kernel_size=2 * width + 1, stride=1, padding=width)[:, 0] > 0
-    return masks & near_outside
+    return masks & _dilate(~masks, width)
+
+
+def _paint(image: Tensor, regions: Tensor, colors: Sequence[tuple[int, int, int]]) -> Tensor:
+    """``image`` (3, H, W) uint8 with region i (of (N, H, W) bool) set to colors[i]; later ones on top."""
+    order = torch.arange(1, len(regions) + 1, dtype=torch.int32)[:, None, None]
+    top = (regions * order).amax(dim=0)
+    palette = torch.tensor([(0, 0, 0), *colors], dtype=torch.uint8)
+    return torch.where(top > 0, palette[top.long()].permute(2, 0, 1), image)
 
 
 def _text_color(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -76,9 +94,7 @@ def _draw_one(
             )
         masks = masks[keep]
         image = draw_segmentation_masks(image, masks, alpha=alpha, colors=colors)
-        outlines = mask_outline(masks, contour_width)
-        for outline, color in zip(outlines, colors, strict=True):
-            image[:, outline] = torch.tensor(color, dtype=torch.uint8)[:, None]
+        image = _paint(image, mask_outline(masks, contour_width), colors)
     if show_boxes:
         texts = None
         if show_labels and labels is not None:
