@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 
 from viz.colors import basis_color, basis_colorscale
 from viz.images import as_rgb_array, to_uint8
-from viz.steps import blending_steps, require_fields, top_bases
+from viz.steps import blending_steps, num_detections, require_fields, top_bases
 
 OFFLINE_RENDERER = "plotly_mimetype+blendmask_offline"
 
@@ -114,7 +114,13 @@ def plotly_bases(prediction: Mapping, image=None, *, columns: int = 4) -> go.Fig
 def plotly_attention(prediction: Mapping, index: int, *, max_bases: int = 8) -> go.Figure:
     """Detection ``index``'s blending, faceted by basis (columns): the pre-softmax top-level
     attention (M x M; absent for the assembler), the soft-maxed weights s^k (R x R) and the
-    products s^k * r^k (R x R), plus the summed mask logits; values on hover."""
+    products s^k * r^k (R x R), plus the summed mask logits; values on hover. A prediction without
+    detections gives an empty figure that says so."""
+    if num_detections(prediction) == 0:
+        fig = go.Figure()
+        fig.add_annotation(text="No detections in this prediction: nothing to blend.", showarrow=False)
+        fig.update_layout(height=160, xaxis_visible=False, yaxis_visible=False)
+        return fig
     steps = blending_steps(prediction, index)
     shown = top_bases(steps, max_bases)
     stages = ([] if steps.attention is None else ["attention"]) + ["weights", "products"]
