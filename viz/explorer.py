@@ -16,16 +16,16 @@ from viz.panels import blending_panel, stack, text_picture
 from viz.snapshot import bundle_with_picture
 from viz.steps import BlendingSteps, blending_steps, num_detections
 
-OFF_BUTTON = "#eeeeee"
-
 
 def _hex(rgb: tuple[float, float, float]) -> str:
     return "#{:02x}{:02x}{:02x}".format(*(round(255 * c) for c in rgb))
 
 
-def _ink_on(rgb: tuple[float, float, float]) -> str:
-    """Black or white, whichever reads better on background ``rgb``."""
-    return "black" if 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2] > 0.55 else "white"
+def _legible(rgb: tuple[float, float, float], max_luminance: float = 0.45) -> str:
+    """``rgb`` darkened until it reads on a light grey button (the yellow of basis 3 becomes gold)."""
+    luminance = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
+    factor = min(1.0, max_luminance / max(luminance, 1e-6))
+    return _hex(tuple(factor * c for c in rgb))
 
 
 class BlendingExplorer:
@@ -182,10 +182,9 @@ class BlendingExplorer:
 
     @staticmethod
     def _style_toggle(toggle: widgets.ToggleButton, k: int) -> None:
-        """On: the basis colour with contrasting text; off: light grey with grey text."""
-        colour = basis_color(k)
-        toggle.style.button_color = _hex(colour) if toggle.value else OFF_BUTTON
-        toggle.style.text_color = _ink_on(colour) if toggle.value else "#666666"
+        """On: "basis k" in a legible shade of its colour; off: "basis k off" in grey."""
+        toggle.style.text_color = _legible(basis_color(k)) if toggle.value else "#777777"
+        toggle.description = f"basis {k + 1}" if toggle.value else f"basis {k + 1} off"
 
     def _toggled(self, toggle: widgets.ToggleButton, k: int) -> None:
         self._style_toggle(toggle, k)
