@@ -64,25 +64,28 @@ def lab(lab_root):
         yield url
 
 
-def _browser(playwright):
-    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+@pytest.fixture(scope="module")
+def chromium():
+    """One headless Chromium for the module."""
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
-def test_committed_notebook_shows_no_widget_as_text_untrusted(lab, lab_root, notebook):
+def test_committed_notebook_shows_no_widget_as_text_untrusted(lab, lab_root, chromium, notebook):
     shutil.copy(notebook, lab_root / notebook.name)  # a copy nobody signed: untrusted
-    with sync_api.sync_playwright() as playwright:
-        browser = _browser(playwright)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(f"{lab}/lab/tree/{notebook.name}?token={TOKEN}")
-            page.wait_for_selector(".jp-OutputArea-output", timeout=120_000)
-            page.wait_for_timeout(1500)
-            text = page.evaluate(OUTPUT_TEXT)
-            shown = [raw for raw in RAW_WIDGET if raw in text]
-            assert not shown, f"{notebook.name}: a widget is drawn as its text repr ({shown})"
-        finally:
-            browser.close()
+    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.goto(f"{lab}/lab/tree/{notebook.name}?token={TOKEN}")
+        page.wait_for_selector(".jp-OutputArea-output", timeout=120_000)
+        page.wait_for_timeout(1500)
+        text = page.evaluate(OUTPUT_TEXT)
+        shown = [raw for raw in RAW_WIDGET if raw in text]
+        assert not shown, f"{notebook.name}: a widget is drawn as its text repr ({shown})"
+    finally:
+        page.close()
 
 
 def _wait_until(condition, what: str, seconds: float = 30.0) -> None:
@@ -101,40 +104,38 @@ def _run_cells(page, cells: list[str]) -> None:
         page.keyboard.press("Shift+Enter")
 
 
-def test_live_widgets_answer_in_the_browser(lab, lab_root):
+def test_live_widgets_answer_in_the_browser(lab, lab_root, chromium):
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("") for _ in range(4)])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, lab_root / "live.ipynb")
-    with sync_api.sync_playwright() as playwright:
-        browser = _browser(playwright)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{lab}/lab/tree/live.ipynb?token={TOKEN}")
-            page.wait_for_function(IDLE, timeout=120_000)
-            _run_cells(page, [SETUP, EXPLORER, COMPARISON, SCORE_VIEW])
-            page.wait_for_selector("pre.blendmask-score-table", timeout=180_000)
+    page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{lab}/lab/tree/live.ipynb?token={TOKEN}")
+        page.wait_for_function(IDLE, timeout=120_000)
+        _run_cells(page, [SETUP, EXPLORER, COMPARISON, SCORE_VIEW])
+        page.wait_for_selector("pre.blendmask-score-table", timeout=180_000)
 
-            # explorer: switching basis 2 off redraws the blending picture
-            explorer = page.locator(".jp-Cell").nth(1)
-            blending = explorer.locator("img:not(.blendmask-clickable)").last
-            before = blending.screenshot()
-            explorer.get_by_role("button", name="basis 2").click()
-            explorer.get_by_role("button", name="basis 2 off").wait_for(timeout=30_000)
-            _wait_until(lambda: blending.screenshot() != before, "the mask picture to change")
+        # explorer: switching basis 2 off redraws the blending picture
+        explorer = page.locator(".jp-Cell").nth(1)
+        blending = explorer.locator("img:not(.blendmask-clickable)").last
+        before = blending.screenshot()
+        explorer.get_by_role("button", name="basis 2").click()
+        explorer.get_by_role("button", name="basis 2 off").wait_for(timeout=30_000)
+        _wait_until(lambda: blending.screenshot() != before, "the mask picture to change")
 
-            # comparison: the three mask panels come out at one size
-            panels = page.locator(".jp-Cell").nth(2).locator(".widget-vbox img")
-            sizes = {
-                (round(b["width"]), round(b["height"]))
-                for b in map(lambda i: panels.nth(i).bounding_box(), range(3))
-            }
-            assert len(sizes) == 1 and next(iter(sizes))[0] == 200, sizes
+        # comparison: the three mask panels come out at one size
+        panels = page.locator(".jp-Cell").nth(2).locator(".widget-vbox img")
+        sizes = {
+            (round(b["width"]), round(b["height"]))
+            for b in map(lambda i: panels.nth(i).bounding_box(), range(3))
+        }
+        assert len(sizes) == 1 and next(iter(sizes))[0] == 200, sizes
 
-            # score view: moving the slider one step changes the table
-            table = page.locator("pre.blendmask-score-table")
-            rows = table.inner_text()
-            page.locator(".jp-Cell").nth(3).locator(".noUi-handle").click()
-            page.keyboard.press("ArrowRight")
-            _wait_until(lambda: table.inner_text() != rows, "the match table to change")
-        finally:
-            browser.close()
+        # score view: moving the slider one step changes the table
+        table = page.locator("pre.blendmask-score-table")
+        rows = table.inner_text()
+        page.locator(".jp-Cell").nth(3).locator(".noUi-handle").click()
+        page.keyboard.press("ArrowRight")
+        _wait_until(lambda: table.inner_text() != rows, "the match table to change")
+    finally:
+        page.close()
