@@ -183,9 +183,11 @@ class MergeComparison:
         columns = []
         for name in self.models:
             masks, attention = self._draw(name)
-            parts = [text_picture(f"{name} ({_describe(self.predictions[name])})")]
+            parts = [text_picture(f"{name}\n({_describe(self.predictions[name])})")]
             parts += [_fit_width(p, self.panel_width) for p in (masks, attention) if p is not None]
             columns.append(stack(parts, gap=4))
+        width = max(column.shape[1] for column in columns)  # every column as wide: even spacing
+        columns = [stack([column, np.full((1, width, 3), 255, np.uint8)], gap=0) for column in columns]
         rows = [stack(columns, axis=1, gap=10)]
         if self.metrics_text:
             rows.append(text_picture(self.metrics_text))
