@@ -45,7 +45,7 @@ def test_a_click_in_jupyterlab_reaches_the_kernel(lab, tmp_path):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 800})
-            page.goto(f"{lab}/lab/tree/click.ipynb?token={TOKEN}")
+            page.goto(f"{lab}/lab/workspaces/click/tree/click.ipynb?reset&token={TOKEN}")  # no restored tabs
             page.wait_for_function("document.body.innerText.includes('(ipykernel) | Idle')", timeout=120_000)
             page.click(".jp-Cell .jp-InputArea-editor")
             page.keyboard.press("Shift+Enter")

@@ -78,8 +78,10 @@ def test_committed_notebook_shows_no_widget_as_text_untrusted(lab, lab_root, chr
     shutil.copy(notebook, lab_root / notebook.name)  # a copy nobody signed: untrusted
     page = chromium.new_page(viewport={"width": 1280, "height": 900})
     try:
-        page.goto(f"{lab}/lab/tree/{notebook.name}?token={TOKEN}")
-        page.wait_for_selector(".jp-OutputArea-output", timeout=120_000)
+        page.goto(
+            f"{lab}/lab/workspaces/{notebook.stem}/tree/{notebook.name}?reset&token={TOKEN}"
+        )  # no restored tabs
+        page.wait_for_selector(".jp-OutputArea-output", state="attached", timeout=120_000)
         page.wait_for_timeout(1500)
         text = page.evaluate(OUTPUT_TEXT)
         shown = [raw for raw in RAW_WIDGET if raw in text]
@@ -110,7 +112,7 @@ def test_live_widgets_answer_in_the_browser(lab, lab_root, chromium):
     nbformat.write(notebook, lab_root / "live.ipynb")
     page = chromium.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        page.goto(f"{lab}/lab/tree/live.ipynb?token={TOKEN}")
+        page.goto(f"{lab}/lab/workspaces/live/tree/live.ipynb?reset&token={TOKEN}")
         page.wait_for_function(IDLE, timeout=120_000)
         _run_cells(page, [SETUP, EXPLORER, COMPARISON, SCORE_VIEW])
         page.wait_for_selector("pre.blendmask-score-table", timeout=180_000)
