@@ -3,23 +3,13 @@ click on a ClickableImage reaches the Python kernel."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
-
 import nbformat
 import pytest
+from browser_env import CHROMIUM, CHROMIUM_ARGS, TOKEN, jupyter_lab, require_browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-if not CHROMIUM.exists():
-    pytest.skip(f"no Chromium at {CHROMIUM} (apt install chromium)", allow_module_level=True)
+sync_api = require_browser()
 
-TOKEN = "blendmask-lab-test"
 CELL = """\
 import ipywidgets as widgets
 import numpy as np
@@ -40,38 +30,11 @@ widgets.VBox([image, label])
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def lab(tmp_path):
-    """A JupyterLab server on a free port serving ``tmp_path``; yields its base URL."""
-    port = _free_port()
-    log = (tmp_path / "lab.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}",
-         f"--ServerApp.token={TOKEN}", f"--ServerApp.root_dir={tmp_path}"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail(f"JupyterLab did not start: {(tmp_path / 'lab.log').read_text()[-2000:]}")
+    """A JupyterLab server serving ``tmp_path``; yields its base URL."""
+    with jupyter_lab(tmp_path) as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
 
 
 def test_a_click_in_jupyterlab_reaches_the_kernel(lab, tmp_path):
@@ -79,10 +42,10 @@ def test_a_click_in_jupyterlab_reaches_the_kernel(lab, tmp_path):
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, tmp_path / "click.ipynb")
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 800})
-            page.goto(f"{lab}/lab/tree/click.ipynb?token={TOKEN}")
+            page.goto(f"{lab}/lab/workspaces/click/tree/click.ipynb?reset&token={TOKEN}")  # no restored tabs
             page.wait_for_function("document.body.innerText.includes('(ipykernel) | Idle')", timeout=120_000)
             page.click(".jp-Cell .jp-InputArea-editor")
             page.keyboard.press("Shift+Enter")

@@ -6,19 +6,16 @@ from __future__ import annotations
 
 import base64
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from browser_env import CHROMIUM, CHROMIUM_ARGS, require_browser
 
 from viz.clickable import ClickableImage
 from viz.images import png_bytes
 
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.browser
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-if not CHROMIUM.exists():
-    pytest.skip(f"no Chromium at {CHROMIUM} (apt install chromium)", allow_module_level=True)
+sync_api = require_browser()
 
 PAGE = """<!doctype html><html><body style="margin:0">
 <div id="widget" style="width:200px; margin:30px 0 0 40px"></div>
@@ -61,7 +58,7 @@ def page():
         "esm": json.dumps(base64.b64encode(widget._esm.encode()).decode()),
     }
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 400, "height": 300})
         page.set_content(html)
         page.wait_for_function("window.ready && document.querySelector('img').naturalWidth > 0")

@@ -106,3 +106,13 @@ def test_select_instances_orders_by_score_and_applies_the_threshold():
     assert select_instances(pred, [0, 2]) == [2, 0]
     with pytest.raises(IndexError):
         select_instances(pred, 5)
+
+
+def test_figures_say_so_when_the_prediction_has_no_detections():
+    from viz import plotly_attention
+
+    pred = make_prediction(num_dets=0)
+    fig = blending_figure(pred, make_image(), 0)
+    assert not fig.axes and "No detections" in fig.texts[0].get_text()
+    assert len(bases_figure(pred, make_image()).axes) == 5
+    assert "No detections" in plotly_attention(pred, 0).layout.annotations[0].text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import plotly.graph_objects as go
@@ -10,6 +11,9 @@ import pytest
 from test_viz_fixtures import make_image, make_prediction
 
 from viz import blending_steps, plotly_attention, plotly_bases, plotly_training_curves, read_metrics
+from viz.plotly_views import OFFLINE_RENDERER
+
+REMOTE_SCRIPT = re.compile(r"""<script[^>]*src=["']https?://|https?://cdn\.plot\.ly/plotly-""")
 
 
 def test_plotly_bases_has_one_facet_per_basis_in_image_coordinates():
@@ -67,3 +71,35 @@ def test_read_metrics_names_the_bad_line(tmp_path):
         read_metrics(path)
     with pytest.raises(FileNotFoundError, match="no metrics file"):
         read_metrics(tmp_path / "missing")
+
+
+def test_plotly_views_fill_the_output_width_and_keep_titles_apart():
+    pred = make_prediction(num_bases=4, attn_size=2)
+    for fig in (plotly_bases(pred, make_image()), plotly_attention(pred, 0)):
+        assert fig.layout.width is None and fig.layout.autosize
+    titles = [a.text for a in plotly_attention(pred, 0).layout.annotations if a.text]
+    assert all(len(title.split("</b>")[-1]) <= 14 for title in titles), titles
+    assert plotly_attention(pred, 0).layout.yaxis.title.text.startswith("attention")
+
+
+def test_training_curves_show_a_single_logged_iteration_and_a_nonnegative_lr_axis():
+    fig = plotly_training_curves([{"iter": 4, "total_loss": 2.5, "loss_mask": 0.7, "lr": 1e-4}])
+    assert {trace.mode for trace in fig.data} == {"lines+markers"}
+    lr_axis = fig.layout.yaxis2
+    assert lr_axis.rangemode == "tozero" and lr_axis.tickformat == ".1e"
+    assert fig.layout.legend.orientation == "h" and fig.layout.legend.yanchor == "bottom"
+    assert all(".4g" in t.hovertemplate or ".2e" in t.hovertemplate for t in fig.data)
+
+
+def test_notebook_settings_switch_plotly_to_a_renderer_without_a_cdn(tmp_path):
+    import plotly.io as pio
+
+    from blendmask.engine.workspace import notebook_settings
+
+    pio.renderers.default = "plotly_mimetype+notebook_connected"
+    notebook_settings(tmp_path, environ={})
+    assert pio.renderers.default == OFFLINE_RENDERER
+    html = pio.renderers["blendmask_offline"].to_mimebundle(go.Figure(go.Scatter(y=[1, 2])).to_dict())
+    assert not REMOTE_SCRIPT.search(html["text/html"]) and "Plotly.newPlot" in html["text/html"]
+    connected = pio.renderers["notebook_connected"].to_mimebundle(go.Figure().to_dict())["text/html"]
+    assert REMOTE_SCRIPT.search(connected), "the pattern does find plotly's CDN renderer"

@@ -79,27 +79,34 @@ def test_instance_image_and_thresholds_drive_the_view(explorer):
     )
 
 
-def test_select_at_picks_the_detection_under_the_pixel(explorer):
-    pred = explorer.prediction
-    rows, cols = torch.nonzero(pred["masks"][2] & ~pred["masks"][0] & ~pred["masks"][1], as_tuple=True)
-    assert explorer.select_at(float(cols[0]), float(rows[0])) == 2
-    assert explorer.instance_select.value == 2
-    assert explorer.select_at(40.0, 1.0) is None, "outside every box"
+def _nest_boxes(explorer) -> None:
+    """Detection 0 covers the left two thirds, 1 sits inside it, 2 covers the right edge."""
+    explorer.prediction["boxes"][:3] = torch.tensor(
+        [[0.0, 0.0, 30.0, 36.0], [10.0, 10.0, 20.0, 20.0], [32.0, 0.0, 44.0, 36.0]]
+    )
+
+
+def test_select_at_picks_the_smallest_box_under_the_pixel(explorer):
+    _nest_boxes(explorer)
+    assert explorer.select_at(15.0, 15.0) == 1, "the small detection inside the large one"
+    assert explorer.instance_select.value == 1
+    assert explorer.select_at(5.0, 30.0) == 0
+    assert explorer.select_at(40.0, 3.0) == 2
+    assert explorer.select_at(31.0, 1.0) is None, "outside every box"
     assert explorer.select_at(-3.0, 500.0) is None, "outside the image"
     assert explorer.instance_select.value == 2
 
 
 def test_a_click_on_the_overview_selects_the_detection_under_it(explorer):
+    _nest_boxes(explorer)
     pred = explorer.prediction
     height, width = pred["image_size"]
-    rows, cols = torch.nonzero(pred["masks"][2] & ~pred["masks"][0] & ~pred["masks"][1], as_tuple=True)
     # the front end reports fractions of the shown image; the pixel's centre lands inside that pixel
-    x, y = (float(cols[0]) + 0.5) / width, (float(rows[0]) + 0.5) / height
-    explorer.overview.click = {"x": x, "y": y, "count": 1}
-    assert explorer.instance_select.value == 2
-    torch.testing.assert_close(explorer.steps.logits, pred["mask_logits"][2])
-    explorer.overview.click = {"x": 40.5 / width, "y": 1.5 / height, "count": 2}  # outside every box
-    assert explorer.instance_select.value == 2
+    explorer.overview.click = {"x": 15.5 / width, "y": 15.5 / height, "count": 1}
+    assert explorer.instance_select.value == 1
+    torch.testing.assert_close(explorer.steps.logits, pred["mask_logits"][1])
+    explorer.overview.click = {"x": 31.5 / width, "y": 1.5 / height, "count": 2}  # outside every box
+    assert explorer.instance_select.value == 1
 
 
 def test_predictions_are_computed_once_per_image():
@@ -136,4 +143,5 @@ def test_merge_comparison_shows_every_model_and_blender_attentions():
 
 def test_metrics_table_marks_the_best_per_column():
     html = metrics_table({"a": {"AP": 30.0, "AP50": 0.5}, "b": {"AP": 31.0}})
-    assert "<b>31.0</b>" in html and "<b>0.500</b>" in html and "–" in html
+    assert "<b>31.0</b>" in html and "<b>0.5</b>" in html and "–" in html and "AP (%)" in html
+    assert "<b>50.0</b>" in metrics_table({"a": {"AP50": 0.5}}, fractions=True)

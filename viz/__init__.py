@@ -12,6 +12,7 @@ from viz.explorer import BlendingExplorer
 from viz.figures import bases_figure, blending_figure
 from viz.inference import predict
 from viz.overlay import draw_instances, mask_outline
+from viz.panels import blending_panel
 from viz.plotly_views import plotly_attention, plotly_bases, plotly_training_curves, read_metrics
 from viz.probes import (
     AttentionProbe,
@@ -21,6 +22,7 @@ from viz.probes import (
     probe_detection,
     target_in_box,
 )
+from viz.score_view import ScoreThresholdView
 from viz.speed import speed_figure, stages_figure
 from viz.steps import BlendingSteps, blending_steps
 
@@ -31,6 +33,7 @@ __all__ = [
     "ClickableImage",
     "MergeComparison",
     "OracleResult",
+    "ScoreThresholdView",
     "attention_mixture",
     "attention_overlay",
     "bases_figure",
@@ -38,6 +41,7 @@ __all__ = [
     "basis_color",
     "basis_colors",
     "blending_figure",
+    "blending_panel",
     "blending_steps",
     "draw_instances",
     "instance_color",

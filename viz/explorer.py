@@ -5,18 +5,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import ipywidgets as widgets
+import numpy as np
 
 from viz.clickable import ClickableImage
 from viz.colors import basis_color
-from viz.figures import blending_figure
-from viz.images import as_image_tensor, figure_png, png_bytes
+from viz.images import as_image_tensor, png_bytes
 from viz.inference import predict
 from viz.overlay import draw_instances
+from viz.panels import blending_panel, stack, text_picture
+from viz.snapshot import bundle_with_picture
 from viz.steps import BlendingSteps, blending_steps, num_detections
 
 
 def _hex(rgb: tuple[float, float, float]) -> str:
     return "#{:02x}{:02x}{:02x}".format(*(round(255 * c) for c in rgb))
+
+
+def _legible(rgb: tuple[float, float, float], max_luminance: float = 0.45) -> str:
+    """``rgb`` darkened until it reads on a light grey button (the yellow of basis 3 becomes gold)."""
+    luminance = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
+    factor = min(1.0, max_luminance / max(luminance, 1e-6))
+    return _hex(tuple(factor * c for c in rgb))
 
 
 class BlendingExplorer:
@@ -29,6 +38,9 @@ class BlendingExplorer:
     (set their ``.value``) and of ``overview.click`` (a click on the overview selects the detection
     under it, see ``select_at``). Scaling multiplies the soft-maxed weight s^k, without renormalising,
     so with one basis left on the mask logits are exactly that basis' product.
+    The model runs once per image; the overview is drawn once per image and score threshold, and
+    the blending panel (``panel``, (H, W, 3) uint8) is drawn from arrays (``panels.blending_panel``).
+    Saved in a notebook, it leaves a PNG of its current view next to the widget view.
     Display it as the last expression of a notebook cell (or ``display(explorer.widget)``).
     """
 
@@ -49,7 +61,10 @@ class BlendingExplorer:
         self.class_names = class_names
         self.max_bases = max_bases
         self.steps: BlendingSteps | None = None
+        self.panel: np.ndarray | None = None
         self._predictions: dict[int, dict] = {}
+        self._overviews: dict[tuple[int, float], np.ndarray] = {}
+        self._shown_overview: tuple[int, float] | None = None
         self._muted = False
 
         self.image_select = widgets.Dropdown(
@@ -102,25 +117,23 @@ class BlendingExplorer:
         ]
 
     def select_at(self, x: float, y: float) -> int | None:
-        """Select the best-scoring listed detection whose mask (else box) contains pixel (x, y);
-        for click handlers. Returns its index, or None when nothing is there."""
+        """Select the listed detection with the smallest box containing pixel (x, y) (ties: the
+        higher score), so a small detection inside a larger one can be picked; for click handlers.
+        Returns its index, or None when no listed box is there."""
         pred = self.prediction
         height, width = self.images[self.image_select.value].shape[-2:]
         if not (0 <= x < width and 0 <= y < height):
             return None
-        listed = [value for _, value in self.instance_select.options]
-        col, row = int(x), int(y)
-        hits = [d for d in listed if bool(pred["masks"][d, row, col])] if "masks" in pred else []
-        if not hits:
-            hits = [
-                d
-                for d in listed
-                if pred["boxes"][d, 0] <= x <= pred["boxes"][d, 2]
-                and pred["boxes"][d, 1] <= y <= pred["boxes"][d, 3]
-            ]
+        boxes = pred["boxes"]
+        hits = [
+            d
+            for _, d in self.instance_select.options
+            if boxes[d, 0] <= x <= boxes[d, 2] and boxes[d, 1] <= y <= boxes[d, 3]
+        ]
         if not hits:
             return None
-        best = max(hits, key=lambda d: float(pred["scores"][d]))
+        area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        best = min(hits, key=lambda d: (float(area[d]), -float(pred["scores"][d])))
         self.instance_select.value = best
         return best
 
@@ -145,27 +158,37 @@ class BlendingExplorer:
         for k in range(num_bases):
             colour = _hex(basis_color(k))
             toggle = widgets.ToggleButton(
-                value=True, description=f"basis {k + 1}", layout=widgets.Layout(width="90px")
+                value=True, description=f"basis {k + 1}", layout=widgets.Layout(width="150px")
             )
-            toggle.style.text_color = colour
             toggle.style.font_weight = "bold"
+            self._style_toggle(toggle, k)
             slider = widgets.FloatSlider(
                 value=1.0,
                 min=0.0,
                 max=2.0,
                 step=0.05,
-                orientation="vertical",
                 readout_format=".2f",
                 continuous_update=False,
-                layout=widgets.Layout(height="110px", width="90px"),
+                layout=widgets.Layout(width="150px"),
+                style={"description_width": "0px"},
             )
             slider.style.handle_color = colour
-            toggle.observe(lambda _: self._update(), "value")
+            toggle.observe(lambda change, k=k: self._toggled(change["owner"], k), "value")
             slider.observe(lambda _: self._update(), "value")
             self.basis_toggles.append(toggle)
             self.attention_sliders.append(slider)
             columns.append(widgets.VBox([toggle, slider]))
         self.basis_controls.children = columns
+
+    @staticmethod
+    def _style_toggle(toggle: widgets.ToggleButton, k: int) -> None:
+        """On: "basis k" in a legible shade of its colour; off: "basis k off" in grey."""
+        toggle.style.text_color = _legible(basis_color(k)) if toggle.value else "#777777"
+        toggle.description = f"basis {k + 1}" if toggle.value else f"basis {k + 1} off"
+
+    def _toggled(self, toggle: widgets.ToggleButton, k: int) -> None:
+        self._style_toggle(toggle, k)
+        self._update()
 
     def _load_image(self) -> None:
         pred = self.prediction
@@ -199,29 +222,46 @@ class BlendingExplorer:
         if self._muted:
             return
         pred, image = self.prediction, self.images[self.image_select.value]
-        self.overview.value = png_bytes(
-            draw_instances(image, pred, score_threshold=self.score_slider.value, class_names=self.class_names)
-        )
+        key = (self.image_select.value, self.score_slider.value)
+        if key not in self._overviews:
+            self._overviews[key] = draw_instances(
+                image, pred, score_threshold=self.score_slider.value, class_names=self.class_names
+            )
+            self.overview.value = png_bytes(self._overviews[key])
+        elif self._shown_overview != key:
+            self.overview.value = png_bytes(self._overviews[key])
+        self._shown_overview = key
         index = self.instance_select.value
         if index is None:
-            self.steps = None
+            self.steps = self.panel = None
             self.blending.value = b""
             self.summary.value = f"<i>no detection scores ≥ {self.score_slider.value:.2f}</i>"
             return
-        scales = self.scales()
         predicted = blending_steps(pred, index, mask_threshold=self.mask_slider.value)
-        self.steps = predicted.scaled(scales)
-        fig = blending_figure(
-            pred,
+        self.steps = predicted.scaled(self.scales())
+        self.panel = blending_panel(
+            self.steps,
             image,
-            index,
-            scales=scales,
+            image_mask=pred["masks"][index] if "masks" in pred else None,
+            title=self._title(),
             max_bases=self.max_bases,
-            mask_threshold=self.mask_slider.value,
-            class_names=self.class_names,
         )
-        self.blending.value = figure_png(fig)
+        self.blending.value = png_bytes(self.panel)
         self.summary.value = self._summary_html(predicted, self.steps)
+
+    def _title(self) -> str:
+        steps = self.steps
+        name = self.instance_select.label or f"#{steps.index}"
+        attn = "fixed one-hot tiles" if steps.attention is None else f"M={steps.attention.shape[-1]}"
+        return f"Blending {name} ({steps.method}): K={steps.num_bases}, {attn}, R={steps.resolution}"
+
+    def picture(self) -> np.ndarray:
+        """(H, W, 3) uint8 of the current view: the overview above the blending panel."""
+        overview = self._overviews[self._shown_overview]
+        if self.panel is None:
+            note = text_picture(f"no detection scores >= {self.score_slider.value:.2f}")
+            return stack([overview, note])
+        return stack([overview, self.panel])
 
     @staticmethod
     def _summary_html(predicted: BlendingSteps, shown: BlendingSteps) -> str:
@@ -239,5 +279,6 @@ class BlendingExplorer:
             f"<table><tr><th>basis</th><th>scale</th><th>mean product</th></tr>{rows}</table>"
         )
 
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        text = "BlendingExplorer (a static picture; run the cell in a live kernel for the widget)"
+        return bundle_with_picture(self.widget, self.picture(), text, **kwargs)

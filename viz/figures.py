@@ -17,7 +17,7 @@ from matplotlib.patches import Patch, Rectangle
 from viz.attention_map import attention_overlay, select_instances
 from viz.colors import attention_mixture, basis_cmap, basis_color, instance_color
 from viz.images import as_image_tensor, crop_in_box
-from viz.steps import BlendingSteps, blending_steps, require_fields, top_bases
+from viz.steps import BlendingSteps, blending_steps, num_detections, require_fields, top_bases
 
 TITLE_SIZE = 9
 
@@ -59,8 +59,10 @@ def blending_figure(
     The first column shows the image with the detection's box, the attention as a mixture of
     basis colours, and the image cropped to the box. ``scales`` multiplies each basis' weight
     (0 = basis off). With more than ``max_bases`` bases only the largest contributors are drawn.
-    Axes: 3 * (shown bases + 2).
+    Axes: 3 * (shown bases + 2); a prediction without detections gives a one-line message figure.
     """
+    if num_detections(prediction) == 0:
+        return no_detections_figure("Figure 1 needs a detection")
     steps = blending_steps(prediction, index, mask_threshold=mask_threshold)
     if scales is not None:
         steps = steps.scaled(scales)
@@ -82,6 +84,22 @@ def blending_figure(
     fig.suptitle(
         f"Blending detection {index} ({steps.method}): K={steps.num_bases}, {attn}, R={steps.resolution}",
         fontsize=11,
+    )
+    return fig
+
+
+def no_detections_figure(what: str) -> Figure:
+    """A small figure that says the prediction holds no detections (an untrained or unsure model)."""
+    fig = Figure(figsize=(6.0, 0.8), layout=None)
+    fig.text(
+        0.5,
+        0.5,
+        f"No detections in this prediction: {what}. Train the model longer or lower its score threshold "
+        "(cfg.fcos_score_thresh).",
+        ha="center",
+        va="center",
+        fontsize=9,
+        wrap=True,
     )
     return fig
 

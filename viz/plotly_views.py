@@ -9,13 +9,46 @@ from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from viz.colors import basis_color, basis_colorscale
 from viz.images import as_rgb_array, to_uint8
-from viz.steps import blending_steps, require_fields, top_bases
+from viz.steps import blending_steps, num_detections, require_fields, top_bases
 
-HOVER = "x=%{x:.0f}px y=%{y:.0f}px<br>%{z:.3f}<extra>%{fullData.name}</extra>"
+OFFLINE_RENDERER = "plotly_mimetype+blendmask_offline"
+
+
+class OfflineNotebookRenderer(pio.base_renderers.NotebookRenderer):
+    """plotly's "notebook" renderer (plotly.js embedded once per notebook, no CDN) whose figures
+    also load no MathJax from a CDN; JupyterLab draws the plotly mimetype instead."""
+
+    def __init__(self) -> None:
+        super().__init__(connected=False)
+
+    def to_mimebundle(self, fig_dict: dict) -> dict:
+        html = pio.to_html(
+            fig_dict,
+            config=self.config,
+            auto_play=self.auto_play,
+            include_plotlyjs=False,
+            include_mathjax=False,
+            full_html=False,
+            animation_opts=self.animation_opts,
+            default_width="100%",
+            default_height=525,
+            validate=False,
+        )
+        return {"text/html": html}
+
+
+def use_offline_renderer() -> None:
+    """Make ``OFFLINE_RENDERER`` (plotly mimetype + ``OfflineNotebookRenderer``) plotly's default."""
+    pio.renderers["blendmask_offline"] = OfflineNotebookRenderer()
+    pio.renderers.default = OFFLINE_RENDERER
+
+
+HOVER = "x=%{x:.0f}px y=%{y:.0f}px<br>%{z:.3g}<extra>%{fullData.name}</extra>"
 
 
 def _basis_title(k: int) -> str:
@@ -72,7 +105,7 @@ def plotly_bases(prediction: Mapping, image=None, *, columns: int = 4) -> go.Fig
     fig.update_layout(
         title="Bases (hover for values)",
         height=260 * rows + 80,
-        width=260 * cols + 40,
+        autosize=True,
         margin=dict(l=10, r=10, t=80, b=10),
     )
     return fig
@@ -81,20 +114,24 @@ def plotly_bases(prediction: Mapping, image=None, *, columns: int = 4) -> go.Fig
 def plotly_attention(prediction: Mapping, index: int, *, max_bases: int = 8) -> go.Figure:
     """Detection ``index``'s blending, faceted by basis (columns): the pre-softmax top-level
     attention (M x M; absent for the assembler), the soft-maxed weights s^k (R x R) and the
-    products s^k * r^k (R x R), plus the summed mask logits; values on hover."""
+    products s^k * r^k (R x R), plus the summed mask logits; values on hover. A prediction without
+    detections gives an empty figure that says so."""
+    if num_detections(prediction) == 0:
+        fig = go.Figure()
+        fig.add_annotation(text="No detections in this prediction: nothing to blend.", showarrow=False)
+        fig.update_layout(height=160, xaxis_visible=False, yaxis_visible=False)
+        return fig
     steps = blending_steps(prediction, index)
     shown = top_bases(steps, max_bases)
-    stages = ([] if steps.attention is None else ["attention (pre-softmax)"]) + ["weights", "products"]
+    stages = ([] if steps.attention is None else ["attention"]) + ["weights", "products"]
     cols = len(shown) + 1
-    titles = []
-    for stage in stages:
-        titles += [f"{_basis_title(k)} {stage}" for k in shown] + (
-            ["mask logits m"] if stage == "products" else [""]
-        )
+    # basis names head the columns, stage names label the rows: no title runs into its neighbour
+    titles = [_basis_title(k) for k in shown] + [""] + [""] * (cols * (len(stages) - 2))
+    titles += [""] * len(shown) + ["mask logits m"]
     fig = make_subplots(
         rows=len(stages), cols=cols, subplot_titles=titles, horizontal_spacing=0.015, vertical_spacing=0.09
     )
-    hover = "i=%{y} j=%{x}<br>%{z:.3f}<extra>%{fullData.name}</extra>"
+    hover = "i=%{y} j=%{x}<br>%{z:.3g}<extra>%{fullData.name}</extra>"
     products_limit = max(float(steps.products.abs().max()), 1e-6)
     for row, stage in enumerate(stages, start=1):
         for col, k in enumerate(shown, start=1):
@@ -135,11 +172,18 @@ def plotly_attention(prediction: Mapping, index: int, *, max_bases: int = 8) -> 
         col=cols,
     )
     _image_axes(fig)
+    row_names = {
+        "attention": "attention (pre-softmax)",
+        "weights": "weights s^k",
+        "products": "products s^k r^k",
+    }
+    for row, stage in enumerate(stages, start=1):
+        fig.update_yaxes(title_text=row_names[stage], title_font_size=11, row=row, col=1)
     fig.update_layout(
         title=f"Detection {index}: attention per basis ({steps.method})",
         height=230 * len(stages) + 80,
-        width=210 * cols + 40,
-        margin=dict(l=10, r=10, t=80, b=10),
+        autosize=True,
+        margin=dict(l=40, r=10, t=80, b=10),
     )
     return fig
 
@@ -184,17 +228,45 @@ def plotly_training_curves(
             x, y = zip(*points, strict=True)
             width = 2.5 if key == "total_loss" else 1.5
             fig.add_trace(
-                go.Scatter(x=x, y=y, mode="lines", name=key, line=dict(width=width)), secondary_y=False
+                go.Scatter(
+                    x=x, y=y, mode=_mode(x), name=key, line=dict(width=width), hovertemplate="%{y:.4g}"
+                ),
+                secondary_y=False,
             )
     lr = [(r["iter"], r["lr"]) for r in records if isinstance(r.get("lr"), int | float)]
     if lr:
         x, y = zip(*lr, strict=True)
         fig.add_trace(
-            go.Scatter(x=x, y=y, mode="lines", name="lr", line=dict(dash="dot", color="gray")),
+            go.Scatter(
+                x=x,
+                y=y,
+                mode=_mode(x),
+                name="lr",
+                line=dict(dash="dot", color="gray"),
+                hovertemplate="%{y:.2e}",
+            ),
             secondary_y=True,
         )
     fig.update_xaxes(title_text="iteration")
     fig.update_yaxes(title_text="loss", type="log" if log_y else "linear", secondary_y=False)
-    fig.update_yaxes(title_text="learning rate", secondary_y=True, showgrid=False)
-    fig.update_layout(title="Training curves", hovermode="x unified", height=420, width=820)
+    fig.update_yaxes(
+        title_text="learning rate",
+        secondary_y=True,
+        showgrid=False,
+        rangemode="tozero",
+        tickformat=".1e",
+    )
+    fig.update_layout(
+        title="Training curves",
+        hovermode="x unified",
+        height=420,
+        autosize=True,
+        legend=dict(orientation="h", x=0.0, y=1.02, xanchor="left", yanchor="bottom"),
+        margin=dict(t=90),
+    )
     return fig
+
+
+def _mode(x: Sequence) -> str:
+    """Lines, with markers when there are few points (a single logged iteration is still visible)."""
+    return "lines+markers" if len(x) < 20 else "lines"

@@ -24,7 +24,7 @@ import torch.distributed as dist
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from torch import nn
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from ..errors import ImageReadError, UsageError
 from . import distributed as du

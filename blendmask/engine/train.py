@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from ..config import BlendMaskConfig
 from ..data import collate

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.transforms.v2 import functional as TF
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from ..config import PRESETS, BlendMaskConfig
 from ..data import CocoInstances, make_synthetic_coco
@@ -92,7 +92,11 @@ def notebook_settings(
 ) -> NotebookSettings:
     """Settings for the notebooks: the smoke budget under ``BLENDMASK_SMOKE=1``, else ``cpu_tiny``'s
     budget (500 iterations of batch 8) on the demo's 400 / 100 synthetic images. Outputs go to
-    ``output_root/smoke`` or ``output_root/full``."""
+    ``output_root/smoke`` or ``output_root/full``. Also switches plotly to its offline renderer
+    (``viz.plotly_views.use_offline_renderer``)."""
+    from viz.plotly_views import use_offline_renderer
+
+    use_offline_renderer()
     smoke = smoke_mode(environ)
     budget = SMOKE_BUDGET if smoke else FULL_BUDGET
     return NotebookSettings(smoke=smoke, out_dir=Path(output_root) / ("smoke" if smoke else "full"), **budget)
