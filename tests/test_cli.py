@@ -148,8 +148,8 @@ def test_predict_writes_overlays(run, tmp_path):
     ]
     assert main([*args, "--score-threshold", "0.0"]) == 0
     # small images are enlarged by a whole factor until the shorter side reaches 384 px
-    assert Image.open(out / f"{image.stem}.png").size == (64 * 6, 64 * 6)
-    assert Image.open(out / "photo.png").size == (50 * 10, 40 * 10)
+    assert Image.open(out / f"{image.stem}_png.png").size == (64 * 6, 64 * 6)  # the extension kept
+    assert Image.open(out / "photo_jpg.png").size == (50 * 10, 40 * 10)
 
 
 def test_render_writes_figures(run, tmp_path):
