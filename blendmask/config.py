@@ -81,6 +81,7 @@ class BlendMaskConfig:
     fcos_center_sample_radius: float = 1.5
     fcos_focal_alpha: float = 0.25
     fcos_focal_gamma: float = 2.0
+    fcos_giou_plus_one: bool = False  # AdelaiDet's IoU: (intersection + 1) / (union + 1) in the GIoU
     fcos_score_thresh: float = 0.05  # on sigmoid(cls) * sigmoid(ctr)
     fcos_pre_nms_topk: int = 1000  # per level
     fcos_nms_thresh: float = 0.6
@@ -311,7 +312,13 @@ _550 = dict(
 
 # How AdelaiDet's models compute (detectron2 MSRA ResNet, biased GN tower convs, PIL resize,
 # detectron2 post-processing): the behaviour of the model-zoo presets below.
-_ADELAIDET = dict(stride_in_1x1=True, fcos_conv_bias=True, resize_mode="pil", postprocess="detectron2")
+_ADELAIDET = dict(
+    stride_in_1x1=True,
+    fcos_conv_bias=True,
+    resize_mode="pil",
+    postprocess="detectron2",
+    fcos_giou_plus_one=True,
+)
 _ADELAIDET_550 = dict(
     _ADELAIDET,
     **_550,

@@ -31,6 +31,7 @@ from blendmask.modeling.adelaidet import (
 )
 from blendmask.modeling.blendmask import BlendMask
 from blendmask.modeling.detectron2_weights import msra_resnet_state_dict, read_state_dict
+from blendmask.modeling.fcos_loss import giou_plus_one_loss
 from blendmask.modeling.parity import compare_detections
 
 FIXTURE = Path(__file__).parent / "fixtures" / "adelaidet_r50_1x_parity.pt"
@@ -248,3 +249,12 @@ def test_imported_checkpoint_runs_eval_predict_render(stand_in, capsys):
         == 0
     )
     assert any((root / "fig").glob("*.png"))
+
+
+def test_adelaidet_giou_adds_one_to_intersection_and_union():
+    pred, target = torch.tensor([[1.0, 1, 1, 1]]), torch.tensor([[2.0, 2, 2, 2]])
+    # areas 4 and 16, intersection 4, union 16, enclosing 16: IoU (4 + 1) / (16 + 1)
+    assert giou_plus_one_loss(pred, target).item() == pytest.approx(12 / 17)
+    assert giou_plus_one_loss(target, target).item() == pytest.approx(0.0, abs=1e-7)
+    cfg = BlendMaskConfig.from_preset("R_50_1x")
+    assert cfg.fcos_giou_plus_one and not BlendMaskConfig.from_preset("cpu_tiny").fcos_giou_plus_one

@@ -56,7 +56,13 @@ def test_official_defaults():
         "detectron2",
     )
     # the defaults are the same architecture; the preset adds how AdelaiDet computes it
-    official = dict(stride_in_1x1=True, fcos_conv_bias=True, resize_mode="pil", postprocess="detectron2")
+    official = dict(
+        stride_in_1x1=True,
+        fcos_conv_bias=True,
+        resize_mode="pil",
+        postprocess="detectron2",
+        fcos_giou_plus_one=True,
+    )
     assert BlendMaskConfig(**official) == cfg
 
 
