@@ -243,7 +243,7 @@ def test_imported_checkpoint_runs_eval_predict_render(stand_in, capsys):
     assert "segm" in json.loads((root / "eval" / "metrics.json").read_text())
     image = sorted(Path(synth.val_images).glob("*.png"))[0]
     assert main(["predict", "--checkpoint", str(checkpoint), "--out", str(root / "pred"), str(image)]) == 0
-    assert (root / "pred" / f"{image.stem}.png").is_file()
+    assert (root / "pred" / f"{image.stem}_png.png").is_file()
     assert (
         main(["render", "--checkpoint", str(checkpoint), "--image", str(image), "--out", str(root / "fig")])
         == 0
