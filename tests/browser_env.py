@@ -82,3 +82,21 @@ def jupyter_lab(root: Path) -> Iterator[str]:
         finally:
             server.terminate()
             server.wait(timeout=30)
+
+
+# Notebooks whose committed outputs come from a full run made before widgets carried a picture of
+# their view (and before tqdm.auto). The checks of committed outputs are expected to fail on these
+# until they are re-executed in full mode; strict, so a re-executed notebook must leave this set.
+STALE_OUTPUTS = {"02_bases_and_attention", "04_merge_comparison", "05_qualitative_inspection"}
+
+
+def committed_notebooks(stale_outputs: set[str] = STALE_OUTPUTS) -> list:
+    """The committed notebooks as pytest params, those in ``stale_outputs`` marked as expected failures."""
+    notebooks = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+    stale = pytest.mark.xfail(
+        strict=True, reason="committed outputs predate this code: re-execute in full mode"
+    )
+    return [
+        pytest.param(path, id=path.stem, marks=[stale] if path.stem in stale_outputs else [])
+        for path in notebooks
+    ]

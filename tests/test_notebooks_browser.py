@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from browser_env import CHROMIUM, CHROMIUM_ARGS, TOKEN, jupyter_lab, require_browser
+from browser_env import CHROMIUM, CHROMIUM_ARGS, TOKEN, committed_notebooks, jupyter_lab, require_browser
 
 sync_api = require_browser()
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -73,7 +73,7 @@ def chromium():
         browser.close()
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+@pytest.mark.parametrize("notebook", committed_notebooks())
 def test_committed_notebook_shows_no_widget_as_text_untrusted(lab, lab_root, chromium, notebook):
     shutil.copy(notebook, lab_root / notebook.name)  # a copy nobody signed: untrusted
     page = chromium.new_page(viewport={"width": 1280, "height": 900})
