@@ -88,7 +88,8 @@ def precision_cost(
     results: dict[str, list] = {name: [] for name in paths}
     seconds = dict.fromkeys(paths, 0.0)
     ious, image_ids = [], []
-    for image, target in dataset:
+    for index in range(len(dataset)):  # datasets wrap around on indexing, so no plain iteration
+        image, target = dataset[index]
         image_id = int(target["image_id"])
         image_ids.append(image_id)
         predictions = {}
