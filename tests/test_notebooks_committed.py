@@ -9,12 +9,9 @@ import re
 from pathlib import Path
 
 import pytest
-from browser_env import STALE_OUTPUTS, committed_notebooks
+from browser_env import STALE_STREAMS, committed_notebooks
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
-# 04's progress lines were merged into one output per loop (nbconvert's CoalesceStreamsPreprocessor)
-# without re-running it, so only its widget pictures are stale.
-STALE_STREAMS = STALE_OUTPUTS - {"04_merge_comparison"}
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 REMOTE_SCRIPT = re.compile(r"""<script[^>]*src=["']https?://|https?://cdn\.plot\.ly/plotly-""")
 MAX_STREAMS = 50
