@@ -69,6 +69,11 @@ def _cmd_subset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_config_settings(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--set KEY=VALUE ...``: BlendMaskConfig fields, parsed by :func:`_config_setting`."""
+    parser.add_argument("--set", nargs="+", type=_config_setting, default=[], metavar="KEY=VALUE", help=help)
+
+
 def _config_setting(text: str) -> tuple[str, Any]:
     """``KEY=VALUE`` -> (KEY, VALUE): the value as a Python literal (number, bool, None, tuple, list),
     else as a string, so ``frozen_bn=False`` and ``backbone_weights=ResNet50_Weights.DEFAULT`` both work."""
@@ -407,13 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--iters", type=_positive_int, help="training iterations (rescales a step schedule)")
     p.add_argument("--batch-size", type=_positive_int, help="global batch size over all processes")
     p.add_argument("--lr", type=float, help="base learning rate")
-    p.add_argument(
-        "--set",
-        nargs="+",
-        type=_config_setting,
-        default=[],
-        metavar="KEY=VALUE",
-        help="set any BlendMaskConfig field, e.g. --set frozen_bn=False or "
+    _add_config_settings(
+        p,
+        "set any BlendMaskConfig field, e.g. --set frozen_bn=False or "
         "--set backbone_weights=ResNet50_Weights.DEFAULT (torchvision fetches named weights only then)",
     )
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes per rank (default 0)")
@@ -482,13 +483,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", help="AdelaiDet/detectron2 checkpoint (.pth torch file or .pkl of numpy arrays)")
     p.add_argument("--out", required=True, help="project checkpoint to write (.pt)")
     p.add_argument("--preset", help="zoo config, e.g. R_50_1x (default: the one the keys describe)")
-    p.add_argument(
-        "--set",
-        nargs="+",
-        type=_config_setting,
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config field as in train, e.g. --set min_size_test=512 max_size_test=853",
+    _add_config_settings(
+        p, "override a config field as in train, e.g. --set min_size_test=512 max_size_test=853"
     )
     p.set_defaults(func=_cmd_import_adelaidet)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 
 import pytest
 import torch
@@ -71,17 +70,11 @@ def _worker(rank: int, world_size: int, port: int, root: str) -> None:
         dist.destroy_process_group()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.slow
-def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_path):
+def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_path, free_port):
     root = str(tmp_path)
     _write_data(root)  # once, before the processes start
-    mp.spawn(_worker, args=(2, _free_port(), root), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_port, root), nprocs=2, join=True)
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
     assert (tmp_path / "run" / "last.pt").is_file()
     assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 1  # rank 0 only

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 
 import pytest
 import torch
@@ -67,17 +66,11 @@ def _worker(rank: int, world_size: int, port: int, root: str) -> None:
         dist.destroy_process_group()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.slow
-def test_two_gloo_processes_give_the_metrics_of_one_process(tmp_path):
+def test_two_gloo_processes_give_the_metrics_of_one_process(tmp_path, free_port):
     root = str(tmp_path)
     make_synthetic_coco(root, num_train=0, num_val=NUM_IMAGES, image_size=64, seed=3)
-    mp.spawn(_worker, args=(2, _free_port(), root), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_port, root), nprocs=2, join=True)
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
 
     dataset = _dataset(root)
