@@ -20,7 +20,6 @@ sync_api = require_browser()
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 RAW_WIDGET = ("VBox(children=", "HBox(children=")
 OUTPUT_TEXT = "Array.from(document.querySelectorAll('.jp-OutputArea-output'), e => e.textContent).join(' ')"
 IDLE = "document.body.innerText.includes('(ipykernel) | Idle')"
