@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NOTEBOOK_TIMEOUT ?= 600
 
-.PHONY: setup demo test test-unit test-notebooks lab bench lint clean
+.PHONY: setup demo test test-imports test-unit test-notebooks lab bench lint clean
 
 setup: $(STAMP)
 
@@ -19,7 +19,11 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(VENV)/bin/blendmask demo
 
-test: test-unit test-notebooks
+test: test-imports test-unit test-notebooks
+
+# The layers contract in pyproject.toml: application > viz > analysis > model package.
+test-imports: $(STAMP)
+	$(VENV)/bin/lint-imports
 
 test-unit: $(STAMP)
 	$(PY) -m pytest tests
@@ -34,7 +38,7 @@ lab: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m benchmarks.run --out outputs/bench.json
 
-lint: $(STAMP)
+lint: test-imports
 	$(VENV)/bin/ruff check blendmask viz tests benchmarks
 	$(VENV)/bin/ruff format --check blendmask viz tests benchmarks
 

@@ -1,8 +1,8 @@
-"""BlendMask R_50_1x against torchvision Mask R-CNN R50-FPN, side by side (``blendmask.engine.speed``).
+"""BlendMask R_50_1x against torchvision Mask R-CNN R50-FPN, side by side (``blendmask.analysis.speed``).
 
 512 px, 2 threads, D in {10, 50, 100, 200} detections, medians of 5, float32 both, plus BlendMask's
 fast path (``--precision auto``). Writes ``speed.png`` and ``speed_stages.png`` next to the JSON
-(``outputs/`` by default). Environment: ``BLENDMASK_BENCH_FAST=1`` for a quick run (``QUICK_SETTINGS``:
+(``outputs/`` by default). Environment: ``BLENDMASK_BENCH_FAST=1`` for a quick run (``SPEED_SMOKE``:
 256 px, D in {10, 50}, 1 repeat, 200 Mask R-CNN proposals); ``BLENDMASK_BENCH_PRESET`` for another
 preset; ``BLENDMASK_BENCH_REPEATS`` and
 ``BLENDMASK_BENCH_DETECTIONS`` (e.g. 10,100,200) override those settings.
@@ -17,13 +17,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from blendmask.engine.speed import FULL_SETTINGS, QUICK_SETTINGS, compare_speed, summary_rows  # noqa: E402
+from blendmask.analysis.speed import compare_speed, summary_rows  # noqa: E402
+from blendmask.lab.budgets import SPEED_FULL, SPEED_SMOKE  # noqa: E402
 from viz.speed import speed_figure, stages_figure  # noqa: E402
 
 
 def run(out_dir: str | Path = "outputs") -> dict:
     """Run the comparison, save its two figures in ``out_dir`` and return the result."""
-    settings = dict(QUICK_SETTINGS if os.environ.get("BLENDMASK_BENCH_FAST") == "1" else FULL_SETTINGS)
+    settings = dict(SPEED_SMOKE if os.environ.get("BLENDMASK_BENCH_FAST") == "1" else SPEED_FULL)
     if "BLENDMASK_BENCH_REPEATS" in os.environ:
         settings["repeats"] = int(os.environ["BLENDMASK_BENCH_REPEATS"])
     if "BLENDMASK_BENCH_DETECTIONS" in os.environ:

@@ -254,6 +254,19 @@ class BlendMaskConfig:
         """A copy with R, K, M taken from a string like ``"28_4_4"``."""
         return dataclasses.replace(self, **parse_rkm(rkm))
 
+    def with_iters(self, iters: int) -> BlendMaskConfig:
+        """The same schedule in ``iters`` iterations: the lr steps keep their place as fractions of the
+        run, and the warm-up is capped at a tenth of it (at least one iteration)."""
+        if iters <= 0:
+            raise ValueError(f"iters must be a positive number of iterations, got {iters}")
+        scale = iters / self.max_iter
+        return dataclasses.replace(
+            self,
+            max_iter=iters,
+            lr_steps=tuple(round(step * scale) for step in self.lr_steps),
+            warmup_iters=min(self.warmup_iters, max(1, iters // 10)),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (tuples become lists)."""
         out = {}

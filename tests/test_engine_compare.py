@@ -9,29 +9,24 @@ from pathlib import Path
 import pytest
 import torch
 
-from blendmask.config import BlendMaskConfig
-from blendmask.data import make_synthetic_coco
-from blendmask.engine import coco_eval_set, coco_train_set
-from blendmask.engine.compare import (
-    FULL_BUDGET,
+from blendmask.analysis.matching import match_to_ground_truth
+from blendmask.analysis.merge_comparison import (
     PAPER_TABLE1,
-    SMOKE_BUDGET,
-    ProbeRecord,
     VariantRun,
     describe_variants,
-    format_probe_summary,
     format_runs,
     format_table1,
-    match_to_ground_truth,
     mean_ap,
-    merge_budget,
     merge_variant_configs,
     method_ordering,
     ordering_verdict,
-    smoke_mode,
-    summarize_probes,
     train_variants,
 )
+from blendmask.analysis.probes import ProbeRecord, format_probe_summary, summarize_probes
+from blendmask.config import BlendMaskConfig
+from blendmask.data import make_synthetic_coco
+from blendmask.engine import coco_eval_set, coco_train_set
+from blendmask.lab.budgets import MERGE_FULL, MERGE_SMOKE, merge_budget, smoke_mode
 
 SIZE = 64
 MERGE_FIELDS = {"bottom_resolution", "num_bases", "attn_size", "method", "top_interp"}
@@ -80,12 +75,12 @@ def test_variants_follow_the_rkm_and_interpolation():
 
 def test_budget_follows_the_smoke_switch(monkeypatch):
     monkeypatch.setenv("BLENDMASK_SMOKE", "1")
-    assert smoke_mode() and merge_budget() is SMOKE_BUDGET
+    assert smoke_mode() and merge_budget() is MERGE_SMOKE
     monkeypatch.setenv("BLENDMASK_SMOKE", "0")
-    assert not smoke_mode() and merge_budget() is FULL_BUDGET
+    assert not smoke_mode() and merge_budget() is MERGE_FULL
     monkeypatch.delenv("BLENDMASK_SMOKE")
-    assert merge_budget() is FULL_BUDGET and merge_budget(smoke=True) is SMOKE_BUDGET
-    assert SMOKE_BUDGET.max_iter < FULL_BUDGET.max_iter and len(FULL_BUDGET.seeds) >= len(SMOKE_BUDGET.seeds)
+    assert merge_budget() is MERGE_FULL and merge_budget(smoke=True) is MERGE_SMOKE
+    assert MERGE_SMOKE.max_iter < MERGE_FULL.max_iter and len(MERGE_FULL.seeds) >= len(MERGE_SMOKE.seeds)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from blendmask.engine.render import upscaled
+from blendmask.lab.render import upscaled
 
 
 def test_upscaled_keeps_boxes_and_masks_aligned():

@@ -1,4 +1,4 @@
-"""Side-by-side speed measurement (blendmask.engine.speed) on a tiny config and a few detections."""
+"""Side-by-side speed measurement (blendmask.analysis.speed) on a tiny config and a few detections."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from blendmask.engine.speed import (  # noqa: E402
+from blendmask.analysis.speed import (  # noqa: E402
     BLENDMASK_STAGES,
     MASKRCNN_STAGES,
     StageClock,

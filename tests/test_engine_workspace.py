@@ -10,24 +10,26 @@ import pytest
 import torch
 
 from blendmask import BlendMaskConfig
+from blendmask.analysis import bases, inspect_predictions, matching
 from blendmask.data import make_synthetic_coco
+from blendmask.data.photos import PHOTOS, resize_for_model, sample_photos
 from blendmask.engine import coco_eval_set, load_checkpoint
-from blendmask.engine import workspace as ws
-from blendmask.engine.demo import DEMO_NUM_TRAIN
+from blendmask.lab import budgets, workspace
+from blendmask.lab.demo import DEMO_NUM_TRAIN
 
 
 def test_smoke_switch_parses_and_rejects_unknown_values():
-    assert ws.smoke_mode({"BLENDMASK_SMOKE": "1"}) is True
-    assert ws.smoke_mode({"BLENDMASK_SMOKE": "yes"}) is True
-    assert ws.smoke_mode({"BLENDMASK_SMOKE": "0"}) is False
-    assert ws.smoke_mode({}) is False
+    assert budgets.smoke_mode({"BLENDMASK_SMOKE": "1"}) is True
+    assert budgets.smoke_mode({"BLENDMASK_SMOKE": "yes"}) is True
+    assert budgets.smoke_mode({"BLENDMASK_SMOKE": "0"}) is False
+    assert budgets.smoke_mode({}) is False
     with pytest.raises(ValueError, match="BLENDMASK_SMOKE"):
-        ws.smoke_mode({"BLENDMASK_SMOKE": "maybe"})
+        budgets.smoke_mode({"BLENDMASK_SMOKE": "maybe"})
 
 
 def test_smoke_and_full_settings_never_share_a_folder(tmp_path):
-    smoke = ws.notebook_settings(tmp_path, environ={"BLENDMASK_SMOKE": "1"})
-    full = ws.notebook_settings(tmp_path, environ={})
+    smoke = workspace.notebook_settings(tmp_path, environ={"BLENDMASK_SMOKE": "1"})
+    full = workspace.notebook_settings(tmp_path, environ={})
     assert smoke.out_dir == tmp_path / "smoke" and full.out_dir == tmp_path / "full"
     assert (smoke.mode, full.mode) == ("smoke", "full")
     assert full.iters == BlendMaskConfig.from_preset("cpu_tiny").max_iter and full.num_train == DEMO_NUM_TRAIN
@@ -36,16 +38,18 @@ def test_smoke_and_full_settings_never_share_a_folder(tmp_path):
 
 
 def test_notebook_config_carries_the_budget_and_classes(tmp_path):
-    settings = ws.notebook_settings(tmp_path, environ={"BLENDMASK_SMOKE": "1"})
-    cfg = ws.notebook_config(settings, ["a", "b"])
+    settings = workspace.notebook_settings(tmp_path, environ={"BLENDMASK_SMOKE": "1"})
+    cfg = workspace.notebook_config(settings, ["a", "b"])
     assert (cfg.max_iter, cfg.batch_size) == (settings.iters, settings.batch_size)
     assert (cfg.num_classes, cfg.class_names) == (2, ["a", "b"])
     assert 1 <= cfg.warmup_iters <= settings.iters // 5
-    assert ws.notebook_config(ws.notebook_settings(tmp_path, environ={}), ["a"]).warmup_iters == 50
+    assert (
+        workspace.notebook_config(workspace.notebook_settings(tmp_path, environ={}), ["a"]).warmup_iters == 50
+    )
 
 
 def _workspace(root):
-    return ws.Workspace(
+    return workspace.Workspace(
         out_dir=root,
         checkpoint=root / "run" / "last.pt",
         train_images=root / "data" / "train",
@@ -64,7 +68,7 @@ def test_workspace_round_trips_with_relative_paths(tmp_path):
     stored = json.loads(path.read_text())
     assert stored["checkpoint"] == "run/last.pt"
     assert stored["val_ann"] == str((tmp_path / "elsewhere" / "val.json").resolve())
-    loaded = ws.Workspace.load(tmp_path / "full")
+    loaded = workspace.Workspace.load(tmp_path / "full")
     assert loaded.checkpoint.resolve() == record.checkpoint.resolve()
     assert loaded.val_ann == (tmp_path / "elsewhere" / "val.json").resolve()
     assert (loaded.categories, loaded.iterations, loaded.data) == (("ellipse", "star"), 7, "synthetic shapes")
@@ -72,20 +76,20 @@ def test_workspace_round_trips_with_relative_paths(tmp_path):
 
 def test_workspace_load_names_the_problem(tmp_path):
     with pytest.raises(FileNotFoundError, match="workspace.json"):
-        ws.Workspace.load(tmp_path)
+        workspace.Workspace.load(tmp_path)
     (tmp_path / "workspace.json").write_text("{not json")
     with pytest.raises(ValueError, match="malformed"):
-        ws.Workspace.load(tmp_path)
+        workspace.Workspace.load(tmp_path)
     (tmp_path / "workspace.json").write_text(json.dumps({"checkpoint": "x"}))
     with pytest.raises(ValueError, match="train_images"):
-        ws.Workspace.load(tmp_path)
+        workspace.Workspace.load(tmp_path)
 
 
 def test_ensure_checkpoint_trains_once_then_reuses(tmp_path, monkeypatch):
-    settings = ws.NotebookSettings(
+    settings = workspace.NotebookSettings(
         smoke=True, out_dir=tmp_path / "smoke", iters=1, batch_size=1, num_train=2, num_val=1, num_show=1
     )
-    first = ws.ensure_checkpoint(settings, progress=False)
+    first = workspace.ensure_checkpoint(settings, progress=False)
     state = load_checkpoint(first.checkpoint)
     assert state["iteration"] == 1 and list(state["categories"]) == list(first.categories)
     assert first.val_set().image_ids and (tmp_path / "smoke" / "workspace.json").is_file()
@@ -93,8 +97,8 @@ def test_ensure_checkpoint_trains_once_then_reuses(tmp_path, monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("trained again although the checkpoint exists")
 
-    monkeypatch.setattr(ws, "train", no_training)
-    again = ws.ensure_checkpoint(settings, progress=False)
+    monkeypatch.setattr(workspace, "train", no_training)
+    again = workspace.ensure_checkpoint(settings, progress=False)
     assert again.checkpoint.resolve() == first.checkpoint.resolve()
 
 
@@ -103,7 +107,7 @@ def test_ensure_checkpoint_trains_once_then_reuses(tmp_path, monkeypatch):
     [(1, 0, "right"), (1, -1, "upper right"), (0, -1, "top"), (-1, 1, "lower left"), (0, 1, "bottom")],
 )
 def test_direction_names_use_image_axes(dx, dy, name):
-    assert ws.direction_name(dx, dy) == name
+    assert bases.direction_name(dx, dy) == name
 
 
 def _semantic_sample(squares, size=64, stride=4):
@@ -146,7 +150,7 @@ def test_basis_semantics_tells_position_semantic_and_border_bases_apart():
         _semantic_sample([(8, 36, 20, 1), (32, 8, 28, 0)]),
         _semantic_sample([(20, 20, 28, 0), (2, 50, 12, 1)]),
     ]
-    result = ws.basis_semantics(samples, resolution=14)
+    result = bases.basis_semantics(samples, resolution=14)
     readings = result.readings()
     assert readings == ["position (right)", "on objects", "off objects", "border"], result.table()
     assert result.readings(threshold=0.2)[3] == "border + on objects"
@@ -163,20 +167,20 @@ def test_basis_semantics_tells_position_semantic_and_border_bases_apart():
 def test_basis_semantics_needs_objects():
     prediction, target = _semantic_sample([])
     with pytest.raises(ValueError, match="ground-truth object"):
-        ws.basis_semantics([(prediction, target)])
+        bases.basis_semantics([(prediction, target)])
 
 
 def _rle(x0, y0, x1, y1, size=20):
     mask = torch.zeros(1, size, size, dtype=torch.bool)
     mask[0, y0:y1, x0:x1] = True
-    return ws.mask_rles(mask)[0]
+    return matching.mask_rles(mask)[0]
 
 
 def test_match_instances_pairs_by_class_and_reports_misses_and_false_positives():
     gts = [_rle(0, 0, 8, 8), _rle(10, 10, 18, 18)]
     dets = [_rle(0, 0, 8, 8), _rle(10, 10, 18, 16), _rle(0, 0, 8, 6), _rle(1, 12, 7, 19)]
     crowd = [_rle(0, 10, 9, 20)]
-    found = ws.match_instances(
+    found = matching.match_instances(
         gts, [0, 1], dets, [0, 0, 0, 1], [0.9, 0.8, 0.2, 0.7], crowd_rles=crowd, score_threshold=0.5
     )
     # det 0 matches gt 0; det 1 has the wrong class: a false positive over gt 1, which is missed and
@@ -187,11 +191,15 @@ def test_match_instances_pairs_by_class_and_reports_misses_and_false_positives()
         ("false positive", 1, 1, 1),
     ]
     assert [p.iou for p in found] == pytest.approx([1.0, 48 / 64, 48 / 64])
-    everything = ws.match_instances(gts, [0, 1], dets[:3], [0, 0, 0], [0.9, 0.8, 0.2], score_threshold=0.0)
+    everything = matching.match_instances(
+        gts, [0, 1], dets[:3], [0, 0, 0], [0.9, 0.8, 0.2], score_threshold=0.0
+    )
     assert [p.kind for p in everything].count("false positive") == 2  # det 2: gt 0 is already taken
-    alone = ws.match_instances([], [], dets[:1], [0], [0.9])
-    assert alone == [ws.Pairing("false positive", None, 0, 0.0, None)]
-    assert ws.match_instances(gts[:1], [0], [], [], []) == [ws.Pairing("miss", 0, None, 0.0, None)]
+    alone = matching.match_instances([], [], dets[:1], [0], [0.9])
+    assert alone == [matching.Pairing("false positive", None, 0, 0.0, None)]
+    assert matching.match_instances(gts[:1], [0], [], [], []) == [
+        matching.Pairing("miss", 0, None, 0.0, None)
+    ]
 
 
 def test_basis_ablation_measures_what_each_basis_carries():
@@ -203,13 +211,13 @@ def test_basis_ablation_measures_what_each_basis_carries():
         "attentions": torch.zeros(2, 2, 2, 2),  # equal weights 0.5
         "blend_args": {"method": "blender", "attn_size": 2, "top_interp": "bilinear"},
     }
-    result = ws.basis_ablation([prediction], score_threshold=0.5)
+    result = bases.basis_ablation([prediction], score_threshold=0.5)
     # with basis 1 off the left half stays; with basis 0 off every logit is -0.5: nothing is left
     assert result.iou_without.tolist() == pytest.approx([0.0, 1.0])
     assert result.contribution.tolist() == pytest.approx([2 / 3, 1 / 3])
     assert result.num_detections == 1
     with pytest.raises(ValueError, match="no detection"):
-        ws.basis_ablation([prediction], score_threshold=0.95)
+        bases.basis_ablation([prediction], score_threshold=0.95)
 
 
 def _attention_prediction(attentions):
@@ -225,17 +233,17 @@ def _attention_prediction(attentions):
 def test_attention_template_separates_fixed_from_instance_specific_attention():
     pattern = torch.zeros(2, 2, 2)
     pattern[0, :, 0], pattern[1, :, 1] = 3.0, 3.0  # basis 1 on the left, basis 2 on the right
-    fixed = ws.attention_template([_attention_prediction(pattern.expand(5, -1, -1, -1).clone())])
+    fixed = bases.attention_template([_attention_prediction(pattern.expand(5, -1, -1, -1).clone())])
     assert fixed.template_share == pytest.approx(1.0) and fixed.num_detections == 5
     assert fixed.mean.shape == (2, 8, 8) and fixed.mean[0, :, :4].mean() > 0.9
-    flipped = ws.attention_template([_attention_prediction(torch.stack([pattern, pattern.flip(-1)]))])
+    flipped = bases.attention_template([_attention_prediction(torch.stack([pattern, pattern.flip(-1)]))])
     assert flipped.template_share == pytest.approx(0.0, abs=1e-6)  # the two cancel: nothing shared
-    half = ws.attention_template(
+    half = bases.attention_template(
         [_attention_prediction(torch.stack([pattern, pattern.flip(-1), pattern, pattern]))]
     )
     assert 0.2 < half.template_share < 0.8
     with pytest.raises(ValueError, match="no detection"):
-        ws.attention_template([_attention_prediction(pattern[None])], score_threshold=0.95)
+        bases.attention_template([_attention_prediction(pattern[None])], score_threshold=0.95)
 
 
 class _PerfectPredictor:
@@ -260,7 +268,7 @@ class _PerfectPredictor:
 def test_inspection_of_perfect_predictions(tmp_path):
     data = make_synthetic_coco(tmp_path, num_train=0, num_val=3, num_classes=2)
     dataset = coco_eval_set(data.val_images, data.val_ann)
-    inspection = ws.inspect_predictions(_PerfectPredictor(dataset), dataset, progress=False)
+    inspection = inspect_predictions(_PerfectPredictor(dataset), dataset, progress=False)
     matches = inspection.matches(score_threshold=0.5)
     instances = sum(len(item.gt_labels) for item in inspection.images)
     assert len(matches) == instances and all(m.kind == "match" and m.iou == 1.0 for m in matches)
@@ -273,18 +281,18 @@ def test_inspection_of_perfect_predictions(tmp_path):
     assert torch.equal(gt["masks"], det["masks"]) and det["scores"].tolist() == pytest.approx([0.9])
     prediction = inspection.prediction(0)
     assert prediction["masks"].shape[1:] == inspection.image(0)[0].shape[1:]
-    table = ws.match_summary(matches, inspection.categories).splitlines()
+    table = matching.match_summary(matches, inspection.categories).splitlines()
     assert table[-1].split()[:2] == ["all", str(instances)] and len(table) == 2 + len(inspection.categories)
 
 
 def test_photos_are_resized_only_for_models_that_keep_the_input_size():
-    photos = ws.sample_photos()
-    assert list(photos) == list(ws.PHOTOS) and all(p.ndim == 3 and p.shape[2] == 3 for p in photos.values())
+    photos = sample_photos()
+    assert list(photos) == list(PHOTOS) and all(p.ndim == 3 and p.shape[2] == 3 for p in photos.values())
     astronaut = photos["astronaut"]
-    tiny = ws.resize_for_model(astronaut, BlendMaskConfig.from_preset("cpu_tiny"))
+    tiny = resize_for_model(astronaut, BlendMaskConfig.from_preset("cpu_tiny"))
     assert tiny.shape == (3, 128, 128) and tiny.dtype == torch.float32 and 0 <= tiny.min() <= tiny.max() <= 1
-    full = ws.resize_for_model(astronaut, BlendMaskConfig.from_preset("R_50_1x"))
+    full = resize_for_model(astronaut, BlendMaskConfig.from_preset("R_50_1x"))
     assert full.shape == (3, *astronaut.shape[:2])
     assert np.allclose(full.permute(1, 2, 0).numpy() * 255, astronaut, atol=0.5)
     with pytest.raises(ValueError, match="no image"):
-        ws.sample_photos(["not_a_photo"])
+        sample_photos(["not_a_photo"])

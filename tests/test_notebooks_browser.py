@@ -32,7 +32,7 @@ from test_viz_fixtures import make_image, make_prediction
 from test_viz_snapshot import FakeInspection
 from test_viz_widgets import FakePredictor
 from viz import BlendingExplorer, MergeComparison, ScoreThresholdView
-from blendmask.engine.workspace import InstanceMatch
+from blendmask.analysis import InstanceMatch
 images = [make_image(72, 88, seed=0), make_image(72, 88, seed=1)]
 
 

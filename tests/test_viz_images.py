@@ -8,7 +8,8 @@ import torch
 from PIL import Image
 
 from viz import attention_mixture, basis_color, basis_colors, instance_color
-from viz.images import as_image_tensor, crop_in_box, paste_in_box
+from blendmask.analysis.steps import crop_in_box
+from viz.images import as_image_tensor, paste_in_box
 
 
 def test_images_of_every_kind_become_the_same_tensor():

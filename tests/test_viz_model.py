@@ -7,7 +7,8 @@ import torch
 from test_viz_fixtures import one_torch_thread  # noqa: F401
 
 from blendmask import BlendMask, BlendMaskConfig
-from viz import BlendingExplorer, blending_steps, predict
+from blendmask.analysis.steps import blending_steps
+from viz import BlendingExplorer, predict
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -10,7 +10,8 @@ import plotly.graph_objects as go
 import pytest
 from test_viz_fixtures import make_image, make_prediction
 
-from viz import blending_steps, plotly_attention, plotly_bases, plotly_training_curves, read_metrics
+from blendmask.analysis.steps import blending_steps
+from viz import plotly_attention, plotly_bases, plotly_training_curves, read_metrics
 from viz.plotly_views import OFFLINE_RENDERER
 
 REMOTE_SCRIPT = re.compile(r"""<script[^>]*src=["']https?://|https?://cdn\.plot\.ly/plotly-""")
@@ -94,7 +95,7 @@ def test_training_curves_show_a_single_logged_iteration_and_a_nonnegative_lr_axi
 def test_notebook_settings_switch_plotly_to_a_renderer_without_a_cdn(tmp_path):
     import plotly.io as pio
 
-    from blendmask.engine.workspace import notebook_settings
+    from blendmask.lab.workspace import notebook_settings
 
     pio.renderers.default = "plotly_mimetype+notebook_connected"
     notebook_settings(tmp_path, environ={})

@@ -6,7 +6,7 @@ import pytest
 import torch
 from test_viz_fixtures import make_prediction, one_torch_thread  # noqa: F401
 
-from viz import blending_steps, mask_iou, oracle_attention, probe_detection, target_in_box
+from blendmask.analysis import blending_steps, mask_iou, oracle_attention, probe_detection, target_in_box
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -13,7 +13,8 @@ from PIL import Image
 from test_viz_fixtures import make_image, make_prediction, one_torch_thread  # noqa: F401
 from test_viz_widgets import IMAGES, FakePredictor
 
-from viz import BlendingExplorer, MergeComparison, ScoreThresholdView, blending_panel, blending_steps
+from blendmask.analysis.steps import blending_steps
+from viz import BlendingExplorer, MergeComparison, ScoreThresholdView, blending_panel
 from viz.snapshot import WIDGET_VIEW
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

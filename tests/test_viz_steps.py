@@ -6,8 +6,7 @@ import pytest
 import torch
 from test_viz_fixtures import CASES, make_prediction, one_torch_thread  # noqa: F401
 
-from viz import blending_steps
-from viz.steps import top_bases
+from blendmask.analysis.steps import blending_steps, top_bases
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -6,7 +6,8 @@ import pytest
 import torch
 from test_viz_fixtures import make_image, make_prediction, one_torch_thread  # noqa: F401
 
-from viz import BlendingExplorer, MergeComparison, blending_steps, metrics_table
+from blendmask.analysis.steps import blending_steps
+from viz import BlendingExplorer, MergeComparison, metrics_table
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

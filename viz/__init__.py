@@ -1,7 +1,7 @@
 """Visualization toolkit for BlendMask: the paper's figures, overlays, plotly views and widgets.
 
-Everything reads the model's eval-mode prediction dict (with intermediates); nothing re-runs
-the model except the widgets, which call it once per image.
+It draws what the model package predicts and what ``blendmask.analysis`` measures; nothing here
+computes a research result. Nothing re-runs the model except the widgets, which call it once per image.
 """
 
 from viz.attention_map import attention_overlay, select_instances
@@ -14,25 +14,13 @@ from viz.inference import predict
 from viz.overlay import draw_instances, mask_outline
 from viz.panels import blending_panel
 from viz.plotly_views import plotly_attention, plotly_bases, plotly_training_curves, read_metrics
-from viz.probes import (
-    AttentionProbe,
-    OracleResult,
-    mask_iou,
-    oracle_attention,
-    probe_detection,
-    target_in_box,
-)
 from viz.score_view import ScoreThresholdView
 from viz.speed import speed_figure, stages_figure
-from viz.steps import BlendingSteps, blending_steps
 
 __all__ = [
-    "AttentionProbe",
     "BlendingExplorer",
-    "BlendingSteps",
     "ClickableImage",
     "MergeComparison",
-    "OracleResult",
     "ScoreThresholdView",
     "attention_mixture",
     "attention_overlay",
@@ -42,21 +30,16 @@ __all__ = [
     "basis_colors",
     "blending_figure",
     "blending_panel",
-    "blending_steps",
     "draw_instances",
     "instance_color",
-    "mask_iou",
     "mask_outline",
     "metrics_table",
-    "oracle_attention",
     "plotly_attention",
     "plotly_bases",
     "plotly_training_curves",
     "predict",
-    "probe_detection",
     "read_metrics",
     "select_instances",
     "speed_figure",
     "stages_figure",
-    "target_in_box",
 ]

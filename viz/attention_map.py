@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
+from blendmask.analysis.steps import blending_steps, num_detections
 from viz.colors import attention_mixture
 from viz.images import as_image_tensor, paste_in_box
-from viz.steps import blending_steps, num_detections
 
 REGIONS = ("mask", "box")
 

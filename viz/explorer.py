@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import ipywidgets as widgets
 import numpy as np
 
+from blendmask.analysis.steps import BlendingSteps, blending_steps, num_detections
 from viz.clickable import ClickableImage
 from viz.colors import basis_color
 from viz.images import as_image_tensor, png_bytes
@@ -14,7 +15,6 @@ from viz.inference import predict
 from viz.overlay import draw_instances
 from viz.panels import blending_panel, stack, text_picture
 from viz.snapshot import bundle_with_picture
-from viz.steps import BlendingSteps, blending_steps, num_detections
 
 
 def _hex(rgb: tuple[float, float, float]) -> str:

@@ -14,10 +14,17 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
+from blendmask.analysis.steps import (
+    BlendingSteps,
+    blending_steps,
+    crop_in_box,
+    num_detections,
+    require_fields,
+    top_bases,
+)
 from viz.attention_map import attention_overlay, select_instances
 from viz.colors import attention_mixture, basis_cmap, basis_color, instance_color
-from viz.images import as_image_tensor, crop_in_box
-from viz.steps import BlendingSteps, blending_steps, num_detections, require_fields, top_bases
+from viz.images import as_image_tensor
 
 TITLE_SIZE = 9
 

@@ -12,7 +12,6 @@ from PIL import Image
 from torch import Tensor
 
 from blendmask.data.images import pil_to_tensor
-from blendmask.modeling.blender import crop_bases
 
 
 def as_image_tensor(image) -> Tensor:
@@ -57,12 +56,6 @@ def png_bytes(rgb: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def crop_in_box(image: Tensor, box: Tensor, resolution: int) -> Tensor:
-    """RoIAlign of box (4,) xyxy px out of ``image`` (C, H, W) -> (C, R, R), as the blender crops bases."""
-    boxes = [box.reshape(1, 4).float()]
-    return crop_bases(image[None].float(), boxes, resolution=resolution, stride=1)[0]
 
 
 def paste_in_box(values: Tensor, box: Tensor, image_size: tuple[int, int]) -> Tensor:

@@ -17,10 +17,10 @@ from matplotlib.colors import Colormap
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
+from blendmask.analysis.steps import BlendingSteps, crop_in_box, top_bases
 from viz.colors import attention_mixture, basis_cmap, basis_color, instance_color
-from viz.images import crop_in_box, to_uint8
+from viz.images import to_uint8
 from viz.overlay import FONT_PATH, mask_outline
-from viz.steps import BlendingSteps, top_bases
 
 TITLE_BAND = 16  # px above each tile for its title
 GAP = 22  # px between tiles (holds the ⊗ / = / ⊕ signs)

@@ -12,9 +12,9 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.subplots import make_subplots
 
+from blendmask.analysis.steps import blending_steps, num_detections, require_fields, top_bases
 from viz.colors import basis_color, basis_colorscale
 from viz.images import as_rgb_array, to_uint8
-from viz.steps import blending_steps, num_detections, require_fields, top_bases
 
 OFFLINE_RENDERER = "plotly_mimetype+blendmask_offline"
 

@@ -9,7 +9,8 @@ import ipywidgets as widgets
 import numpy as np
 from PIL import Image
 
-from blendmask.engine.workspace import Inspection, match_summary
+from blendmask.analysis.inspection import Inspection
+from blendmask.analysis.matching import match_summary
 from viz.images import png_bytes
 from viz.overlay import draw_instances
 from viz.panels import stack, text_picture

@@ -28,7 +28,7 @@ STAGE_COLORS = {
 def speed_figure(result: dict[str, Any], *, key: str = "wall_s") -> Figure:
     """Two panels over D: end-to-end seconds per image, and the per-instance mask stage
     (BlendMask blender + paste vs Mask R-CNN mask head + paste). ``key``: "wall_s" or "cpu_s"."""
-    from blendmask.engine.speed import MASK_STAGE
+    from blendmask.analysis.speed import MASK_STAGE
 
     detections = result["settings"]["detections"]
     fig, (total, mask) = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)

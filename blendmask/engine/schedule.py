@@ -8,10 +8,10 @@ import math
 import torch
 from torch import nn
 
+from ..config import LR_SCHEDULES, OPTIMIZERS
+
 WARMUP_FACTOR = 0.001  # the learning rate starts at lr * WARMUP_FACTOR and rises linearly
 STEP_GAMMA = 0.1  # factor applied at every entry of lr_steps
-SCHEDULES = ("step", "cosine")
-OPTIMIZERS = ("sgd", "adamw")
 
 
 def lr_factor(
@@ -30,8 +30,8 @@ def lr_factor(
     main schedule, which is ``gamma ** (number of steps <= iteration)`` or a cosine from 1 at 0 to 0
     at ``max_iter``.
     """
-    if schedule not in SCHEDULES:
-        raise ValueError(f"lr_schedule must be one of {SCHEDULES}, got {schedule!r}")
+    if schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {schedule!r}")
     if schedule == "step":
         factor = gamma ** sum(1 for step in steps if iteration >= step)
     else:

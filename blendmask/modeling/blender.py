@@ -22,9 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchvision.ops import roi_align, roi_pool
 
-METHODS = ("blender", "weighted_sum", "assembler")
-POOLERS = ("bilinear", "nearest")
-INTERPOLATIONS = ("bilinear", "nearest")
+from ..config import INTERPOLATIONS, METHODS, POOLERS
 
 
 class BlendSteps(NamedTuple):

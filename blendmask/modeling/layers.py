@@ -6,16 +6,20 @@ import math
 
 from torch import nn
 
+from ..config import NORMS
+
+_NORM_LAYERS = {
+    "GN": lambda channels: nn.GroupNorm(math.gcd(32, channels), channels),
+    "BN": nn.BatchNorm2d,
+    "none": lambda channels: nn.Identity(),
+}
+
 
 def make_norm(kind: str, channels: int) -> nn.Module:
-    """``"GN"`` (32 groups, fewer when ``channels`` is not divisible), ``"BN"`` or ``"none"``."""
-    if kind == "GN":
-        return nn.GroupNorm(math.gcd(32, channels), channels)
-    if kind == "BN":
-        return nn.BatchNorm2d(channels)
-    if kind == "none":
-        return nn.Identity()
-    raise ValueError(f"norm must be 'GN', 'BN' or 'none', got {kind!r}")
+    """``"GN"`` (32 groups, fewer when ``channels`` is not divisible), ``"BN"`` or ``"none"`` (``NORMS``)."""
+    if kind not in _NORM_LAYERS:
+        raise ValueError(f"norm must be one of {', '.join(NORMS)}, got {kind!r}")
+    return _NORM_LAYERS[kind](channels)
 
 
 def conv_norm_relu(

@@ -30,13 +30,13 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from ..config import BlendMaskConfig
+from ..engine.inference import inference_dtype, prepare_for_inference
 from ..modeling.blender import blend_steps, crop_bases
 from ..modeling.blendmask import BlendMask
 from ..modeling.fcos import HeadOutputs
 from ..modeling.fcos_inference import detect_image
 from ..modeling.fcos_targets import make_locations
 from ..modeling.masks import paste_masks
-from .inference import inference_dtype, prepare_for_inference
 
 BLENDMASK_STAGES = ("backbone_fpn", "heads", "detect", "bottom", "blender", "paste")
 MASKRCNN_STAGES = ("backbone_fpn", "rpn", "box_head", "mask_head", "paste")
@@ -52,9 +52,6 @@ PAPER_SPEED = (
     dict(table=9, model="BlendMask-RT (550)", backbone="R-101", ms=47.6, mask_ap=36.8),
 )
 PAPER_BLENDER_MS = 0.6
-# ``compare_speed`` settings: the benchmark's, and a quick run (a notebook's smoke mode, a check).
-FULL_SETTINGS: dict[str, Any] = dict(size=512, detections=(10, 50, 100, 200), repeats=5)
-QUICK_SETTINGS: dict[str, Any] = dict(size=256, detections=(10, 50), repeats=1, maskrcnn_proposals=200)
 
 
 class StageClock:

@@ -7,16 +7,17 @@ could achieve on those bases; compare it with the predicted attention's IoU.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import statistics
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from blendmask.modeling.blender import attention_weights, merge
-from viz.images import crop_in_box
-from viz.steps import blending_steps
+from ..config import BlendMaskConfig
+from ..modeling.blender import attention_weights, merge
+from .steps import blending_steps, crop_in_box
 
 
 @dataclass(frozen=True)
@@ -109,3 +110,56 @@ def probe_detection(prediction: Mapping, index: int, gt_mask: Tensor, *, steps: 
         top_interp=prediction["blend_args"].get("top_interp", "bilinear"),
     )
     return AttentionProbe(target=target, predicted_iou=mask_iou(blend.logits, target), oracle=oracle)
+
+
+@dataclass(frozen=True)
+class ProbeRecord:
+    """Mask IoU (in the detection's box, at R x R) for one ground-truth instance of one model."""
+
+    method: str
+    image: int  # dataset index
+    instance: int  # ground-truth index in the image
+    predicted_iou: float  # with the model's own attention (the fixed tiles for the assembler)
+    oracle_iou: dict[int, float]  # best attention found on the model's bases, per attention size M
+
+
+def summarize_probes(records: Iterable[ProbeRecord], *, common: bool = True) -> dict[str, dict[str, float]]:
+    """Mean IoU per method: ``"predicted"`` and ``"M=<m>"`` for each oracle attention size, plus
+    ``"n"`` instances. ``common`` keeps only instances that every method matched, so the methods are
+    compared on the same masks."""
+    records = list(records)
+    keys: dict[str, set[tuple[int, int]]] = {}
+    for record in records:
+        keys.setdefault(record.method, set()).add((record.image, record.instance))
+    shared = set.intersection(*keys.values()) if keys else set()
+    summary: dict[str, dict[str, float]] = {}
+    for method in keys:
+        chosen = [
+            r for r in records if r.method == method and (not common or (r.image, r.instance) in shared)
+        ]
+        if not chosen:
+            summary[method] = {"n": 0}
+            continue
+        row: dict[str, float] = {
+            "n": len(chosen),
+            "predicted": statistics.fmean(r.predicted_iou for r in chosen),
+        }
+        for m in sorted({m for r in chosen for m in r.oracle_iou}):
+            row[f"M={m}"] = statistics.fmean(r.oracle_iou[m] for r in chosen if m in r.oracle_iou)
+        summary[method] = row
+    return summary
+
+
+def format_probe_summary(
+    summary: Mapping[str, Mapping[str, float]], configs: Mapping[str, BlendMaskConfig]
+) -> str:
+    """Text table of ``summarize_probes``: instances, predicted IoU (own M) and oracle IoU per M."""
+    sizes = sorted({int(k[2:]) for row in summary.values() for k in row if k.startswith("M=")})
+    head = "".join(f"{'M=' + str(m):>8}" for m in sizes)
+    lines = [f"{'model':13}{'n':>4}{'own M':>7}{'predicted':>11} | oracle{head}"]
+    for method, row in summary.items():
+        own = "tiles" if configs[method].method == "assembler" else str(configs[method].attn_size)
+        predicted = f"{row['predicted']:>11.3f}" if row.get("n") else f"{'-':>11}"
+        cells = "".join(f"{row[f'M={m}']:>8.3f}" if f"M={m}" in row else f"{'-':>8}" for m in sizes)
+        lines.append(f"{method:13}{int(row.get('n', 0)):>4}{own:>7}{predicted} | {'':6}{cells}")
+    return "\n".join(lines)

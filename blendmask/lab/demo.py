@@ -20,19 +20,19 @@ import torch
 
 from ..config import BlendMaskConfig
 from ..data import collate, make_synthetic_coco
+from ..engine.datasets import coco_eval_set, coco_train_set
+from ..engine.evaluate import evaluate, format_metrics
+from ..engine.inference import PRECISIONS
+from ..engine.predict import Predictor
+from ..engine.schedule import build_optimizer
+from ..engine.train import amp_settings, cpu_has_fast_bf16, train
 from ..modeling.blendmask import BlendMask
-from .datasets import coco_eval_set, coco_train_set
-from .evaluate import evaluate, format_metrics
-from .predict import Predictor
 from .render import write_figures, write_overlay
-from .schedule import build_optimizer
-from .train import amp_settings, cpu_has_fast_bf16, train
 
 DEMO_ITERS = 800
 DEMO_NUM_TRAIN = 400
 DEMO_NUM_VAL = 100
 DEMO_OVERRIDES: dict[str, Any] = {}  # changes to the cpu_tiny preset for the demo's budget
-PRECISIONS = ("auto", "bfloat16", "float32")
 NUM_OVERLAYS = 4
 OVERLAY_SCORE_THRESHOLD = 0.5
 
@@ -112,7 +112,7 @@ def run_demo(
     if minutes is not None:
         iters = max(1, int(minutes * 60 / seconds_per_iteration(cfg, train_set, device=device_, amp=amp)))
         print(f"{minutes:g} min of training at the measured speed: {iters} iterations")
-    cfg = dataclasses.replace(cfg, max_iter=iters or DEMO_ITERS)
+    cfg = cfg.with_iters(iters or DEMO_ITERS)
 
     run = train(
         cfg,

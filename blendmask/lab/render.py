@@ -1,7 +1,4 @@
-"""PNG outputs of predictions: overlays and the paper's Figures 1 and 3, drawn by ``viz``.
-
-``viz`` is imported inside the functions only: the model package does not depend on it.
-"""
+"""PNG outputs of predictions: overlays and the paper's Figures 1 and 3, drawn by ``viz``."""
 
 from __future__ import annotations
 
@@ -12,6 +9,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from PIL import Image
+
+import viz
 
 
 def upscaled(
@@ -41,8 +40,6 @@ def write_overlay(
     Images whose shorter side is below ``min_side`` are enlarged by a whole factor first, so that
     labels stay legible on small images.
     """
-    import viz
-
     factor = max(1, math.ceil(min_side / min(image.shape[-2:])))
     keep = prediction["scores"] >= score_threshold  # only the drawn instances are enlarged
     shown = {key: prediction[key][keep] for key in ("boxes", "scores", "labels", "masks")}
@@ -67,8 +64,6 @@ def write_figures(
 
     Returns the paths written; without any detection only Figure 3 is drawn.
     """
-    import viz
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     figures = []

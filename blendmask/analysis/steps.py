@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor
 
-from blendmask.modeling.blender import blend_steps, merge
+from ..modeling.blender import blend_steps, crop_bases, merge
 
 INTERMEDIATES = ("rois", "attentions", "blend_args", "boxes", "input_boxes")
 
@@ -138,3 +138,9 @@ def top_bases(steps: BlendingSteps, max_bases: int) -> list[int]:
         return list(range(steps.num_bases))
     contribution = steps.products.abs().mean(dim=(1, 2))
     return sorted(contribution.argsort(descending=True)[:max_bases].tolist())
+
+
+def crop_in_box(image: Tensor, box: Tensor, resolution: int) -> Tensor:
+    """RoIAlign of box (4,) xyxy px out of ``image`` (C, H, W) -> (C, R, R), as the blender crops bases."""
+    boxes = [box.reshape(1, 4).float()]
+    return crop_bases(image[None].float(), boxes, resolution=resolution, stride=1)[0]

@@ -18,15 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torchvision.ops import box_iou
 
 from ..config import BlendMaskConfig, parse_rkm
-from .predict import Predictor
-from .train import train
-from .workspace import smoke_mode
-
-MERGE_METHODS = ("blender", "weighted_sum", "assembler")
-"""The three merging strategies of the paper's Table 1, in the order the tables list them."""
+from ..engine.predict import Predictor
+from ..engine.train import train
 
 PAPER_TABLE1_RKM = "28_4_4"
 PAPER_TABLE1: dict[str, dict[str, float]] = {
@@ -38,32 +33,6 @@ PAPER_TABLE1: dict[str, dict[str, float]] = {
 
 TABLE_METRICS = ("AP", "AP50", "AP75")
 RUN_RECORD = "run.json"
-
-
-@dataclass(frozen=True)
-class MergeBudget:
-    """Data size, schedule, seeds and probe effort of one run of the merge comparison."""
-
-    num_train: int  # synthetic training images
-    num_val: int  # synthetic validation images
-    max_iter: int  # training iterations per model (the same for every method)
-    warmup_iters: int
-    seeds: tuple[int, ...]  # every method is trained once per seed
-    probe_images: int  # validation images whose matched instances are probed
-    oracle_steps: int  # Adam steps of each oracle-attention fit
-
-
-SMOKE_BUDGET = MergeBudget(
-    num_train=16, num_val=4, max_iter=6, warmup_iters=2, seeds=(0,), probe_images=2, oracle_steps=25
-)
-FULL_BUDGET = MergeBudget(
-    num_train=400, num_val=100, max_iter=450, warmup_iters=50, seeds=(0, 1), probe_images=12, oracle_steps=200
-)
-
-
-def merge_budget(smoke: bool | None = None) -> MergeBudget:
-    """``SMOKE_BUDGET`` or ``FULL_BUDGET``; ``smoke=None`` reads ``BLENDMASK_SMOKE``."""
-    return SMOKE_BUDGET if (smoke_mode() if smoke is None else smoke) else FULL_BUDGET
 
 
 def merge_variant_configs(
@@ -310,87 +279,3 @@ def _chain(scores: Mapping[str, float], order: Sequence[str]) -> str:
         tied = round(scores[previous], 1) == round(scores[method], 1)
         text += f" {'=' if tied else '>'} {method} {scores[method]:.1f}"
     return text
-
-
-def match_to_ground_truth(
-    prediction: Mapping[str, torch.Tensor],
-    target: Mapping[str, torch.Tensor],
-    *,
-    iou_threshold: float = 0.5,
-    score_threshold: float = 0.3,
-) -> list[tuple[int, int]]:
-    """Greedy COCO-style matching of detections to ground-truth instances by box IoU.
-
-    Detections scoring ≥ ``score_threshold`` are taken best score first; each takes the still
-    unmatched instance of highest box IoU ≥ ``iou_threshold`` (any class). Returns
-    (instance index, detection index) pairs sorted by instance.
-    """
-    boxes, gt_boxes = prediction["boxes"].float(), target["boxes"].float()
-    if boxes.shape[0] == 0 or gt_boxes.shape[0] == 0:
-        return []
-    ious = box_iou(boxes, gt_boxes)  # (D, N)
-    taken: set[int] = set()
-    pairs = []
-    for det in torch.argsort(prediction["scores"], descending=True).tolist():
-        if float(prediction["scores"][det]) < score_threshold:
-            break
-        candidates = ious[det].clone()
-        candidates[list(taken)] = -1.0
-        best = int(candidates.argmax())
-        if float(candidates[best]) >= iou_threshold:
-            taken.add(best)
-            pairs.append((best, det))
-    return sorted(pairs)
-
-
-@dataclass(frozen=True)
-class ProbeRecord:
-    """Mask IoU (in the detection's box, at R x R) for one ground-truth instance of one model."""
-
-    method: str
-    image: int  # dataset index
-    instance: int  # ground-truth index in the image
-    predicted_iou: float  # with the model's own attention (the fixed tiles for the assembler)
-    oracle_iou: dict[int, float]  # best attention found on the model's bases, per attention size M
-
-
-def summarize_probes(records: Iterable[ProbeRecord], *, common: bool = True) -> dict[str, dict[str, float]]:
-    """Mean IoU per method: ``"predicted"`` and ``"M=<m>"`` for each oracle attention size, plus
-    ``"n"`` instances. ``common`` keeps only instances that every method matched, so the methods are
-    compared on the same masks."""
-    records = list(records)
-    keys: dict[str, set[tuple[int, int]]] = {}
-    for record in records:
-        keys.setdefault(record.method, set()).add((record.image, record.instance))
-    shared = set.intersection(*keys.values()) if keys else set()
-    summary: dict[str, dict[str, float]] = {}
-    for method in keys:
-        chosen = [
-            r for r in records if r.method == method and (not common or (r.image, r.instance) in shared)
-        ]
-        if not chosen:
-            summary[method] = {"n": 0}
-            continue
-        row: dict[str, float] = {
-            "n": len(chosen),
-            "predicted": statistics.fmean(r.predicted_iou for r in chosen),
-        }
-        for m in sorted({m for r in chosen for m in r.oracle_iou}):
-            row[f"M={m}"] = statistics.fmean(r.oracle_iou[m] for r in chosen if m in r.oracle_iou)
-        summary[method] = row
-    return summary
-
-
-def format_probe_summary(
-    summary: Mapping[str, Mapping[str, float]], configs: Mapping[str, BlendMaskConfig]
-) -> str:
-    """Text table of ``summarize_probes``: instances, predicted IoU (own M) and oracle IoU per M."""
-    sizes = sorted({int(k[2:]) for row in summary.values() for k in row if k.startswith("M=")})
-    head = "".join(f"{'M=' + str(m):>8}" for m in sizes)
-    lines = [f"{'model':13}{'n':>4}{'own M':>7}{'predicted':>11} | oracle{head}"]
-    for method, row in summary.items():
-        own = "tiles" if configs[method].method == "assembler" else str(configs[method].attn_size)
-        predicted = f"{row['predicted']:>11.3f}" if row.get("n") else f"{'-':>11}"
-        cells = "".join(f"{row[f'M={m}']:>8.3f}" if f"M={m}" in row else f"{'-':>8}" for m in sizes)
-        lines.append(f"{method:13}{int(row.get('n', 0)):>4}{own:>7}{predicted} | {'':6}{cells}")
-    return "\n".join(lines)
