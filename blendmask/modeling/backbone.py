@@ -137,7 +137,11 @@ class BackboneFPN(nn.Module):
         super().__init__()
         self.body = Backbone(cfg)
         width = cfg.fpn_channels
-        extra = {7: LastLevelP6P7(width, width), 6: LastLevelP6(width)}.get(cfg.fpn_max_level)  # from P5
+        extra: ExtraFPNBlock | None = None  # P6 (and P7) from P5; built only when used, so that the
+        if cfg.fpn_max_level == 7:  # random initialisation of everything after it keeps its seed
+            extra = LastLevelP6P7(width, width)
+        elif cfg.fpn_max_level == 6:
+            extra = LastLevelP6(width)
         self.fpn = FeaturePyramidNetwork(list(self.body.out_channels.values()), width, extra_blocks=extra)
         self.out_channels = width
 
