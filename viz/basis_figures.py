@@ -17,7 +17,7 @@ def attention_template_figure(template: AttentionTemplate) -> Figure:
     axes[0].imshow(attention_mixture(template.mean.numpy()))
     axes[0].set_title("average attention mix", fontsize=8)
     for k in range(num_bases):
-        axes[k + 1].imshow(template.mean[k], cmap=basis_cmap(k, signed=False), vmin=0, vmax=1)
+        axes[k + 1].imshow(template.mean[k].numpy(), cmap=basis_cmap(k, signed=False), vmin=0, vmax=1)
         axes[k + 1].set_title(f"average $s^{{{k + 1}}}$", color=basis_color(k), fontsize=8)
     for ax in axes:
         ax.set_xticks([])
@@ -33,7 +33,7 @@ def basis_semantics_figure(semantics: BasisSemantics) -> Figure:
     last = semantics.mean_in_box.shape[-1] - 1
     fig = Figure(figsize=(2.1 * semantics.num_bases, 2.6), layout="tight")
     for k, ax in enumerate(fig.subplots(1, semantics.num_bases, squeeze=False)[0]):
-        ax.imshow(semantics.mean_in_box[k], cmap=basis_cmap(k), vmin=-limit, vmax=limit)
+        ax.imshow(semantics.mean_in_box[k].numpy(), cmap=basis_cmap(k), vmin=-limit, vmax=limit)
         ax.set_title(f"basis {k + 1}\n" + readings[k].replace(" + ", "\n"), color=basis_color(k), fontsize=8)
         ax.set_xticks([0, last], ["left", "right"])
         ax.set_yticks([0, last], ["top", "bottom"])
