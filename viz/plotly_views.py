@@ -1,4 +1,5 @@
-"""Plotly figures for hover inspection: bases, one detection's attentions, training curves."""
+"""Plotly figures for hover inspection: bases, one detection's attentions, training curves, AP per
+category and a histogram of mask IoUs."""
 
 from __future__ import annotations
 
@@ -270,3 +271,33 @@ def plotly_training_curves(
 def _mode(x: Sequence) -> str:
     """Lines, with markers when there are few points (a single logged iteration is still visible)."""
     return "lines+markers" if len(x) < 20 else "lines"
+
+
+def plotly_category_ap(metrics: Mapping) -> go.Figure:
+    """Grouped bars of mask and box AP (percent) per category of an evaluation's ``per_category``."""
+    per_category = metrics["per_category"]
+    names = list(per_category)
+    fig = go.Figure(
+        [
+            go.Bar(name=f"{kind} AP", x=names, y=[100 * (per_category[n].get(kind) or 0) for n in names])
+            for kind in ("segm", "bbox")
+        ]
+    )
+    fig.update_layout(
+        title="AP per category (%)", barmode="group", height=340, width=560, yaxis_range=[0, 100]
+    )
+    return fig
+
+
+def plotly_iou_histogram(ious: Sequence[float]) -> go.Figure:
+    """Histogram of mask IoUs (e.g. of the matches of an inspection) in bins of 0.05 over 0..1."""
+    fig = go.Figure(go.Histogram(x=list(ious), xbins=dict(start=0, end=1.0001, size=0.05)))
+    fig.update_layout(
+        title=f"Mask IoU of {len(ious)} matches",
+        xaxis_title="mask IoU",
+        yaxis_title="matches",
+        height=300,
+        width=560,
+        bargap=0.05,
+    )
+    return fig

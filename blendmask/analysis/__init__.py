@@ -17,17 +17,21 @@ from .bases import (
     basis_semantics,
     direction_name,
 )
-from .inspection import ImagePredictions, Inspection, inspect_predictions
+from .inspection import ImagePredictions, Inspection, inspect_predictions, rank_by_confidence, threshold_sweep
 from .matching import (
     FALSE_POSITIVE,
     MATCH,
     MISS,
     InstanceMatch,
     Pairing,
+    best_correct_detections,
+    false_positive_reason,
+    first_common_instance,
     mask_rles,
     match_instances,
     match_summary,
     match_to_ground_truth,
+    miss_reason,
 )
 from .probes import (
     AttentionProbe,
@@ -37,6 +41,7 @@ from .probes import (
     mask_iou,
     oracle_attention,
     probe_detection,
+    probe_matched_instances,
     summarize_probes,
     target_in_box,
 )
@@ -60,9 +65,12 @@ __all__ = [
     "attention_template",
     "basis_ablation",
     "basis_semantics",
+    "best_correct_detections",
     "blending_steps",
     "crop_in_box",
     "direction_name",
+    "false_positive_reason",
+    "first_common_instance",
     "format_probe_summary",
     "inspect_predictions",
     "mask_iou",
@@ -70,8 +78,12 @@ __all__ = [
     "match_instances",
     "match_summary",
     "match_to_ground_truth",
+    "miss_reason",
     "oracle_attention",
     "probe_detection",
+    "probe_matched_instances",
+    "rank_by_confidence",
     "summarize_probes",
     "target_in_box",
+    "threshold_sweep",
 ]

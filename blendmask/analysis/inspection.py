@@ -4,6 +4,7 @@ false positives, crops of each pair) and COCOeval of the same detections."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ from tqdm.auto import tqdm
 from ..data import CocoInstances
 from ..engine.evaluate import coco_evaluate, predictions_to_coco
 from ..engine.predict import Predictor
-from .matching import FALSE_POSITIVE, InstanceMatch, mask_rles, match_instances
+from .matching import FALSE_POSITIVE, InstanceMatch, mask_rles, match_instances, match_summary
 
 
 @dataclass(frozen=True)
@@ -200,3 +201,27 @@ def inspect_predictions(
             )
         )
     return Inspection(dataset=dataset, categories=categories, images=images, results=results)
+
+
+def rank_by_confidence(predictions: Sequence[Mapping[str, Tensor]], *, top: int = 3) -> list[int]:
+    """Image indices ordered by the mean score of each image's ``top`` best detections, highest first
+    (an image without detections counts 0); ties keep the images' order."""
+
+    def confidence(prediction: Mapping[str, Tensor]) -> float:
+        scores = prediction["scores"].sort(descending=True).values[:top]
+        return float(scores.mean()) if len(scores) else 0.0
+
+    return sorted(range(len(predictions)), key=lambda index: -confidence(predictions[index]))
+
+
+def threshold_sweep(
+    inspection: Inspection, thresholds: Sequence[float], *, match_threshold: float = 0.1
+) -> str:
+    """``match_summary``'s "all" row at every score threshold, as a text table with one row per
+    threshold: a higher threshold trades false positives for misses."""
+    header = match_summary([], inspection.categories).splitlines()[0]
+    lines = ["score ≥".ljust(14) + header[14:]]
+    for threshold in thresholds:
+        found = inspection.matches(score_threshold=threshold, match_threshold=match_threshold)
+        lines.append(f"{threshold:<14}" + match_summary(found, inspection.categories).splitlines()[-1][14:])
+    return "\n".join(lines)

@@ -175,3 +175,76 @@ def match_to_ground_truth(
             taken.add(best)
             pairs.append((best, det))
     return sorted(pairs)
+
+
+def miss_reason(match: InstanceMatch) -> str:
+    """Why a miss was missed: "not found" (no detection near it), "merged" (the nearest detection is of
+    its class but already paired with a neighbour) or "confusion" (the nearest is of another class)."""
+    if match.kind != MISS:
+        raise ValueError(f"miss_reason needs a miss, got a {match.kind}")
+    return (
+        "not found" if match.other is None else ("merged" if match.other == match.category else "confusion")
+    )
+
+
+def false_positive_reason(match: InstanceMatch) -> str:
+    """Why a false positive paired with nothing: "background" (no instance under it), "duplicate" (an
+    instance of its class that another detection took) or "confusion" (an instance of another class)."""
+    if match.kind != FALSE_POSITIVE:
+        raise ValueError(f"false_positive_reason needs a false positive, got a {match.kind}")
+    return (
+        "background"
+        if match.other is None
+        else ("duplicate" if match.other == match.category else "confusion")
+    )
+
+
+def first_common_instance(
+    predictions: Mapping[str, Sequence[Mapping[str, torch.Tensor]]],
+    targets: Sequence[Mapping[str, torch.Tensor]],
+    **match: float,
+) -> tuple[int, int, dict[str, int]] | None:
+    """The first ``(image, ground-truth instance, {model: detection})`` that every model detects.
+
+    ``predictions``: per model, one prediction per image of ``targets``; an instance is detected when
+    ``match_to_ground_truth(prediction, target, **match)`` pairs it. None when no instance is common.
+    """
+    for image, target in enumerate(targets):
+        pairs = {
+            name: dict(match_to_ground_truth(found[image], target, **match))
+            for name, found in predictions.items()
+        }
+        for gt in range(len(target["labels"])):
+            if all(gt in paired for paired in pairs.values()):
+                return image, gt, {name: paired[gt] for name, paired in pairs.items()}
+    return None
+
+
+def best_correct_detections(
+    predictions: Sequence[Mapping[str, torch.Tensor]],
+    targets: Sequence[Mapping[str, torch.Tensor] | None],
+) -> dict[int, tuple[float, int, int]]:
+    """Per label, its most confident correct detection: ``{label: (score, image, detection)}``.
+
+    A detection is correct when ``match_instances`` (any score) pairs it with a ground-truth instance
+    of its class; for an image whose target is None (a photo) every detection is a candidate.
+    """
+    best: dict[int, tuple[float, int, int]] = {}
+    for image, (prediction, target) in enumerate(zip(predictions, targets, strict=True)):
+        scores, labels = prediction["scores"].tolist(), prediction["labels"].tolist()
+        if target is None:
+            candidates: Sequence[int] = range(len(scores))
+        else:
+            pairs = match_instances(
+                mask_rles(target["masks"]),
+                target["labels"].tolist(),
+                mask_rles(prediction["masks"]),
+                labels,
+                scores,
+                score_threshold=0.0,
+            )
+            candidates = [pair.det for pair in pairs if pair.kind == MATCH]
+        for det in candidates:
+            if labels[det] not in best or scores[det] > best[labels[det]][0]:
+                best[labels[det]] = (float(scores[det]), image, det)
+    return best

@@ -279,3 +279,16 @@ def _chain(scores: Mapping[str, float], order: Sequence[str]) -> str:
         tied = round(scores[previous], 1) == round(scores[method], 1)
         text += f" {'=' if tied else '>'} {method} {scores[method]:.1f}"
     return text
+
+
+def ap_table(runs: Iterable[VariantRun]) -> dict[str, dict[str, float]]:
+    """Per method, the mean over seeds (percent) of mask AP, mask AP50 and box AP (``mean_ap``)."""
+    runs = list(runs)
+    columns = {
+        "mask AP": mean_ap(runs),
+        "mask AP50": mean_ap(runs, "AP50"),
+        "box AP": mean_ap(runs, iou_type="bbox"),
+    }
+    return {
+        method: {name: values[method] for name, values in columns.items()} for method in columns["mask AP"]
+    }

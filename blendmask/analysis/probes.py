@@ -8,7 +8,7 @@ could achieve on those bases; compare it with the predicted attention's IoU.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -17,6 +17,7 @@ from torch import Tensor
 
 from ..config import BlendMaskConfig
 from ..modeling.blender import attention_weights, merge
+from .matching import match_to_ground_truth
 from .steps import blending_steps, crop_in_box
 
 
@@ -163,3 +164,34 @@ def format_probe_summary(
         cells = "".join(f"{row[f'M={m}']:>8.3f}" if f"M={m}" in row else f"{'-':>8}" for m in sizes)
         lines.append(f"{method:13}{int(row.get('n', 0)):>4}{own:>7}{predicted} | {'':6}{cells}")
     return "\n".join(lines)
+
+
+def probe_matched_instances(
+    method: str,
+    predictions: Sequence[Mapping],
+    targets: Sequence[Mapping[str, Tensor]],
+    sizes: Sequence[int],
+    *,
+    steps: int = 300,
+    top_interp: str = "bilinear",
+    iou_threshold: float = 0.5,
+    score_threshold: float = 0.3,
+) -> list[ProbeRecord]:
+    """One ``ProbeRecord`` per ground-truth instance that a detection of model ``method`` finds
+    (``match_to_ground_truth`` by box IoU): the IoU in the box of its predicted mask, and of the oracle
+    attention on its cropped bases at every attention size M in ``sizes``. ``predictions``: one per
+    image of ``targets``, with intermediates; ``top_interp``: the model's attention interpolation."""
+    records = []
+    for image, (prediction, target) in enumerate(zip(predictions, targets, strict=True)):
+        pairs = match_to_ground_truth(
+            prediction, target, iou_threshold=iou_threshold, score_threshold=score_threshold
+        )
+        for gt, det in pairs:
+            blend = blending_steps(prediction, det)
+            goal = target_in_box(target["masks"][gt], blend.box, blend.resolution)
+            oracle = {
+                m: oracle_attention(blend.rois, goal, m, steps=steps, top_interp=top_interp).iou
+                for m in sizes
+            }
+            records.append(ProbeRecord(method, image, gt, mask_iou(blend.logits, goal), oracle))
+    return records

@@ -3,7 +3,7 @@
 from .checkpoint import load_checkpoint, save_checkpoint
 from .datasets import coco_eval_set, coco_train_set
 from .distributed import init_distributed, shutdown_distributed
-from .evaluate import coco_evaluate, evaluate, format_metrics, predictions_to_coco
+from .evaluate import coco_evaluate, evaluate, format_metrics, format_per_category, predictions_to_coco
 from .predict import Predictor, to_image_tensor
 from .schedule import build_optimizer, build_scheduler, lr_factor
 from .train import NonFiniteLossError, TrainResult, train
@@ -19,6 +19,7 @@ __all__ = [
     "coco_train_set",
     "evaluate",
     "format_metrics",
+    "format_per_category",
     "init_distributed",
     "load_checkpoint",
     "lr_factor",

@@ -224,3 +224,12 @@ def format_metrics(metrics: dict[str, Any]) -> str:
     for iou_type in IOU_TYPES:
         lines.append(f"{iou_type:6}" + "".join(f"{cell(metrics[iou_type][name]):>7}" for name in STAT_NAMES))
     return "\n".join(lines)
+
+
+def format_per_category(metrics: dict[str, Any]) -> str:
+    """A text table of ``metrics["per_category"]``: mask and box AP (percent) of every category."""
+    lines = [f"{'category':12} {'mask AP':>8} {'box AP':>8}"]
+    for name, values in metrics["per_category"].items():
+        cells = ["   -" if values.get(kind) is None else f"{100 * values[kind]:8.1f}" for kind in IOU_TYPES]
+        lines.append(f"{name:12} {cells[0]:>8} {cells[1]:>8}")
+    return "\n".join(lines)
