@@ -10,7 +10,6 @@ from viz.colors import attention_mixture, basis_cmap, basis_color, basis_colors,
 from viz.comparison import MergeComparison, metrics_table
 from viz.explorer import BlendingExplorer
 from viz.figures import bases_figure, blending_figure
-from viz.inference import predict
 from viz.overlay import draw_instances, mask_outline
 from viz.panels import blending_panel
 from viz.plotly_views import plotly_attention, plotly_bases, plotly_training_curves, read_metrics
@@ -37,7 +36,6 @@ __all__ = [
     "plotly_attention",
     "plotly_bases",
     "plotly_training_curves",
-    "predict",
     "read_metrics",
     "select_instances",
     "speed_figure",
