@@ -103,6 +103,9 @@ class Prediction:
     def get(self, key: str, default: Any = None) -> Any:
         return self[key] if key in self else default
 
+    def values(self) -> list[Any]:
+        return [getattr(self, key) for key in self.keys()]
+
     def items(self) -> list[tuple[str, Any]]:
         return [(key, getattr(self, key)) for key in self.keys()]
 

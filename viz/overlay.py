@@ -86,6 +86,8 @@ def _draw_one(
     if isinstance(instances, Prediction):
         instances = instances.cpu()
         keep, scores = instances.indices_above(score_threshold), instances.scores.float()
+    elif "scores" in instances:
+        raise TypeError("scored instances must be a blendmask Prediction; a dict is drawn as a target")
     elif "boxes" in instances:  # a ground-truth target: every instance, no scores
         instances = {
             key: value.detach().cpu() for key, value in instances.items() if isinstance(value, Tensor)
