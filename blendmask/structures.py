@@ -62,7 +62,8 @@ class Prediction:
     """One image's detections (D of them) in the original image size, with the blender's intermediates.
 
     The intermediates are set when the model runs with ``return_intermediates`` (``attentions`` stays
-    None for the assembler, which has none); without them only the four detection fields are keys.
+    None for the assembler, which has none). The keys are the four detection fields and the
+    intermediates that are set, ``attentions`` whenever ``rois`` is.
     ``len(pred)`` is D; iterating a Prediction, like a dict, yields its keys.
     """
 
@@ -81,13 +82,14 @@ class Prediction:
     blend_args: BlendSettings | None = None  # the settings the masks were blended with
 
     # ------------------------------------------------------------------ reading by key
-    @property
-    def has_intermediates(self) -> bool:
-        return self.bases is not None
-
     def keys(self) -> tuple[str, ...]:
-        """The detection fields, and the intermediates when they are set."""
-        return DETECTION_FIELDS + (INTERMEDIATE_FIELDS if self.has_intermediates else ())
+        """The detection fields and the intermediates that are set (``attentions`` with ``rois``)."""
+        present = tuple(
+            name
+            for name in INTERMEDIATE_FIELDS
+            if getattr(self, name) is not None or (name == "attentions" and self.rois is not None)
+        )
+        return DETECTION_FIELDS + present
 
     def __getitem__(self, key: str) -> Any:
         if key not in self.keys():

@@ -73,6 +73,8 @@ def test_reading_by_key_like_a_torchvision_detection_dict():
     assert list(detections.keys()) == ["boxes", "scores", "labels", "masks"] and "bases" not in detections
     with pytest.raises(KeyError, match="bases"):
         detections["bases"]
+    assembled = dataclasses.replace(detections, rois=pred.rois)
+    assert list(assembled.keys())[4:] == ["attentions", "rois"] and assembled["attentions"] is None
 
 
 def test_blend_settings_are_frozen_read_by_key_and_come_from_the_config():

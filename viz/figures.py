@@ -84,7 +84,7 @@ def blending_figure(
     )
     colour = np.array(instance_color(index)) / 255.0
 
-    _draw_context_column(fig, grid, steps, rgb, prediction.get("masks"), colour, class_names)
+    _draw_context_column(fig, grid, steps, rgb, prediction.masks, colour, class_names)
     _draw_basis_columns(fig, grid, steps, shown, wspace, hspace)
     _draw_mask_column(fig, grid, steps, rgb, colour, columns - 1)
 
@@ -242,7 +242,7 @@ def bases_figure(
     require_fields(prediction, ("bases", "scale", "blend_args"))
     rgb = to_image_tensor(image)
     height, width = rgb.shape[-2:]
-    bases = prediction.bases.detach().cpu().float().numpy()
+    bases = prediction.cpu().bases.float().numpy()
     num_bases = bases.shape[0]
     stride = prediction.blend_args.stride
     scale_y, scale_x = prediction.scale

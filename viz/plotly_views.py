@@ -69,7 +69,7 @@ def plotly_bases(prediction: Prediction, image=None, *, columns: int = 4) -> go.
     """One heatmap facet per basis (K, h, w), coordinates in original image px, value on hover;
     with ``image`` the first facet shows the image itself."""
     require_fields(prediction, ("bases", "scale", "blend_args"))
-    bases = prediction.bases.detach().cpu().float().numpy()
+    bases = prediction.cpu().bases.float().numpy()
     stride = prediction.blend_args.stride
     scale_y, scale_x = prediction.scale
     xs = (np.arange(bases.shape[2]) + 0.5) * stride / scale_x

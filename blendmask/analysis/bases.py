@@ -115,7 +115,7 @@ def basis_semantics(
     centred, rel_u, rel_v, object_means, object_labels, crops = [], [], [], [], [], []
     num_images = 0
     for prediction, target in samples:
-        bases = prediction.bases.detach().cpu().float()
+        bases = prediction.cpu().bases.float()
         stride = prediction.blend_args.stride
         height, width = prediction.image_size
         scale_y, scale_x = prediction.scale
