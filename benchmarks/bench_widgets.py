@@ -15,7 +15,9 @@ import json
 import torch
 
 from blendmask import BlendMask, BlendMaskConfig
-from viz import BlendingExplorer, MergeComparison, predict
+from blendmask.engine import predict_image
+from blendmask.structures import Prediction
+from viz import BlendingExplorer, MergeComparison
 from viz.latency import setter, time_interactions
 
 TARGET_MS = 150.0
@@ -28,9 +30,9 @@ class CountingModel:
     def __init__(self, model: torch.nn.Module) -> None:
         self.model, self.calls = model, 0
 
-    def predict(self, image: torch.Tensor) -> dict:
+    def predict(self, image: torch.Tensor) -> Prediction:
         self.calls += 1
-        return predict(self.model, image)
+        return predict_image(self.model, image)
 
 
 def _model(method: str, seed: int, **overrides) -> CountingModel:

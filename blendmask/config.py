@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .structures import BlendSettings
+
 METHODS = ("blender", "weighted_sum", "assembler")
 POOLERS = ("bilinear", "nearest")
 RESIZE_MODES = ("tensor", "pil")
@@ -238,9 +240,9 @@ class BlendMaskConfig:
         return f"{self.bottom_resolution}_{self.num_bases}_{self.attn_size}"
 
     @property
-    def blend_args(self) -> dict[str, Any]:
-        """The keyword arguments of ``blender.blend`` this model uses."""
-        return dict(
+    def blend_args(self) -> BlendSettings:
+        """The settings of ``blender.blend`` this model blends with."""
+        return BlendSettings(
             resolution=self.bottom_resolution,
             stride=self.bases_stride,
             method=self.method,

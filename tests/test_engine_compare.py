@@ -27,6 +27,7 @@ from blendmask.config import BlendMaskConfig
 from blendmask.data import make_synthetic_coco
 from blendmask.engine import coco_eval_set, coco_train_set
 from blendmask.lab.budgets import MERGE_FULL, MERGE_SMOKE, merge_budget, smoke_mode
+from blendmask.structures import Prediction
 
 SIZE = 64
 MERGE_FIELDS = {"bottom_resolution", "num_bases", "attn_size", "method", "top_interp"}
@@ -186,10 +187,21 @@ def test_verdict_when_the_ordering_does_not_reproduce():
     )
 
 
+def _boxes_only(boxes, scores) -> Prediction:
+    """Detections with boxes and scores (labels 0, empty masks)."""
+    count = len(boxes)
+    return Prediction(
+        boxes=boxes,
+        scores=scores,
+        labels=torch.zeros(count, dtype=torch.int64),
+        masks=torch.zeros(count, 1, 1, dtype=torch.bool),
+    )
+
+
 def test_matching_is_greedy_by_score_and_one_to_one():
     target = {"boxes": torch.tensor([[0.0, 0.0, 10.0, 10.0], [20.0, 20.0, 40.0, 40.0]])}
-    prediction = {
-        "boxes": torch.tensor(
+    prediction = _boxes_only(
+        torch.tensor(
             [
                 [0.0, 0.0, 10.0, 9.0],  # IoU 0.9 with instance 0, low score
                 [1.0, 1.0, 10.0, 10.0],  # IoU 0.81 with instance 0, best score: takes it
@@ -197,12 +209,12 @@ def test_matching_is_greedy_by_score_and_one_to_one():
                 [60.0, 60.0, 70.0, 70.0],  # matches nothing
             ]
         ),
-        "scores": torch.tensor([0.5, 0.9, 0.8, 0.95]),
-    }
+        torch.tensor([0.5, 0.9, 0.8, 0.95]),
+    )
     assert match_to_ground_truth(prediction, target) == [(0, 1), (1, 2)]
     assert match_to_ground_truth(prediction, target, score_threshold=0.85) == [(0, 1)]
     assert match_to_ground_truth(prediction, target, iou_threshold=0.85) == [(0, 0), (1, 2)]
-    empty = {"boxes": torch.zeros(0, 4), "scores": torch.zeros(0)}
+    empty = _boxes_only(torch.zeros(0, 4), torch.zeros(0))
     assert match_to_ground_truth(empty, target) == []
 
 

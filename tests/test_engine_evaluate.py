@@ -11,6 +11,7 @@ import torch
 from pycocotools.coco import COCO
 
 from blendmask.engine.evaluate import coco_evaluate, predictions_to_coco
+from blendmask.structures import Prediction
 
 SIZE = 100
 # (category id, x0, y0, side): 40 px squares, area 1600 = COCO "medium"
@@ -50,18 +51,18 @@ def _ground_truth() -> COCO:
     return coco
 
 
-def _prediction(shift: int) -> dict[str, torch.Tensor]:
+def _prediction(shift: int) -> Prediction:
     """The ground truth moved right by ``shift`` pixels, as a model prediction with labels 0..C-1."""
     boxes, masks = [], []
     for _, x0, y0, side in OBJECTS:
         boxes.append([x0 + shift, y0, x0 + shift + side, y0 + side])
         masks.append(_square_mask(x0 + shift, y0, side))
-    return {
-        "boxes": torch.tensor(boxes, dtype=torch.float32),
-        "scores": torch.tensor([0.9, 0.8]),
-        "labels": torch.tensor([0, 1]),
-        "masks": torch.from_numpy(np.stack(masks)).bool(),
-    }
+    return Prediction(
+        boxes=torch.tensor(boxes, dtype=torch.float32),
+        scores=torch.tensor([0.9, 0.8]),
+        labels=torch.tensor([0, 1]),
+        masks=torch.from_numpy(np.stack(masks)).bool(),
+    )
 
 
 def test_results_use_coco_category_ids_and_rle():
@@ -97,7 +98,7 @@ def test_shifted_predictions_give_the_known_lower_ap():
 
 def test_wrong_category_and_no_detections_give_zero():
     swapped = _prediction(0)
-    swapped["labels"] = torch.tensor([1, 0])
+    swapped.labels = torch.tensor([1, 0])
     metrics = coco_evaluate(_ground_truth(), predictions_to_coco(swapped, 0, LABEL_TO_CATEGORY_ID))
     assert metrics["segm"]["AP"] == pytest.approx(0.0)
     empty = coco_evaluate(_ground_truth(), [])

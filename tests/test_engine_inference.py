@@ -9,6 +9,7 @@ from blendmask import BlendMask, BlendMaskConfig
 from blendmask.data import make_synthetic_coco
 from blendmask.engine import Predictor, coco_eval_set, save_checkpoint
 from blendmask.engine.inference import inference_dtype, mask_agreement, precision_cost, precision_name
+from blendmask.structures import Prediction
 
 NAMES = ["ellipse", "rectangle", "triangle"]
 
@@ -56,11 +57,17 @@ def test_mask_agreement_is_the_best_same_label_iou():
     masks[0, :4, :4] = True  # label 0
     masks[1, 4:, 4:] = True  # label 1
     masks[2, :4, :2] = True  # label 0, half of mask 0
-    reference = dict(scores=torch.tensor([0.9, 0.8, 0.1]), labels=torch.tensor([0, 1, 0]), masks=masks)
-    other = dict(scores=torch.tensor([0.9, 0.9]), labels=torch.tensor([0, 0]), masks=masks[[2, 1]])
+    reference = Prediction(
+        boxes=torch.zeros(3, 4),
+        scores=torch.tensor([0.9, 0.8, 0.1]),
+        labels=torch.tensor([0, 1, 0]),
+        masks=masks,
+    )
+    other = reference.select([2, 1])
+    other.labels = torch.tensor([0, 0])
     iou = mask_agreement(reference, other)
     assert iou.tolist() == [0.5, 0.0]  # mask 1 only matches a label-0 detection: no agreement
-    assert mask_agreement(reference, dict(other, labels=torch.tensor([0, 1]))).tolist() == [0.5, 1.0]
+    assert mask_agreement(reference, reference.select([2, 1])).tolist() == [0.5, 1.0]
 
 
 def test_precision_cost_reports_both_paths(checkpoint, tmp_path):

@@ -8,7 +8,8 @@ import torch
 from PIL import Image
 
 from blendmask import BlendMask, BlendMaskConfig
-from blendmask.engine import Predictor, save_checkpoint, to_image_tensor
+from blendmask.data import to_image_tensor
+from blendmask.engine import Predictor, save_checkpoint
 from blendmask.modeling.blender import blend_steps
 
 NAMES = ["ellipse", "rectangle", "triangle"]
@@ -58,8 +59,12 @@ def test_grayscale_becomes_rgb(pixels):
 def test_bad_images_are_refused(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothere.png"):
         to_image_tensor(tmp_path / "nothere.png")
-    with pytest.raises(ValueError, match="0..1"):
+    with pytest.raises(ValueError, match=r"0\.\.1, got 2\.\.2"):
         to_image_tensor(torch.full((3, 4, 4), 2.0))
+    with pytest.raises(ValueError, match=r"0\.\.1, got -0\.5\.\.-0\.5"):
+        to_image_tensor(np.full((4, 4, 3), -0.5, np.float32))
+    with pytest.raises(ValueError, match="uint8 or float"):
+        to_image_tensor(torch.zeros(3, 4, 4, dtype=torch.int32))
     with pytest.raises(ValueError, match=r"\(3, H, W\)"):
         to_image_tensor(torch.rand(5, 4, 4))
 

@@ -16,6 +16,27 @@ from blendmask.data.photos import PHOTOS, resize_for_model, sample_photos
 from blendmask.engine import coco_eval_set, load_checkpoint
 from blendmask.lab import budgets, workspace
 from blendmask.lab.demo import DEMO_NUM_TRAIN
+from blendmask.structures import BlendSettings, Prediction
+
+
+def _settings(**changes) -> BlendSettings:
+    """Blend settings of a blender with R = 8, stride 4, M = 2, with ``changes``."""
+    values = dict(
+        resolution=8, stride=4, method="blender", attn_size=2, pooler="bilinear", top_interp="bilinear"
+    )
+    return BlendSettings(**{**values, **changes})
+
+
+def _with_intermediates(scores, **intermediates) -> Prediction:
+    """A prediction with the given scores (empty boxes, labels 0, 1 x 1 masks) and intermediates."""
+    count = len(scores)
+    return Prediction(
+        boxes=torch.zeros(count, 4),
+        scores=scores,
+        labels=torch.zeros(count, dtype=torch.int64),
+        masks=torch.zeros(count, 1, 1, dtype=torch.bool),
+        **intermediates,
+    )
 
 
 def test_smoke_switch_parses_and_rejects_unknown_values():
@@ -130,12 +151,13 @@ def _semantic_sample(squares, size=64, stride=4):
         boxes.append([x0, y0, x1, y1])
         labels.append(label)
     bases[2] = -(bases[1] > 0).float()
-    prediction = {
-        "bases": bases,
-        "scale": (1.0, 1.0),
-        "image_size": (size, size),
-        "blend_args": {"stride": stride},
-    }
+    prediction = _with_intermediates(
+        torch.zeros(0),
+        bases=bases,
+        scale=(1.0, 1.0),
+        image_size=(size, size),
+        blend_args=_settings(stride=stride),
+    )
     target = {
         "boxes": torch.tensor(boxes, dtype=torch.float32),
         "labels": torch.tensor(labels),
@@ -205,12 +227,12 @@ def test_match_instances_pairs_by_class_and_reports_misses_and_false_positives()
 def test_basis_ablation_measures_what_each_basis_carries():
     rois = torch.zeros(2, 2, 4, 4)
     rois[:, 0, :, :2], rois[:, 0, :, 2:], rois[:, 1] = 2.0, -2.0, -1.0
-    prediction = {
-        "scores": torch.tensor([0.9, 0.1]),
-        "rois": rois,
-        "attentions": torch.zeros(2, 2, 2, 2),  # equal weights 0.5
-        "blend_args": {"method": "blender", "attn_size": 2, "top_interp": "bilinear"},
-    }
+    prediction = _with_intermediates(
+        torch.tensor([0.9, 0.1]),
+        rois=rois,
+        attentions=torch.zeros(2, 2, 2, 2),  # equal weights 0.5
+        blend_args=_settings(attn_size=2, top_interp="bilinear"),
+    )
     result = bases.basis_ablation([prediction], score_threshold=0.5)
     # with basis 1 off the left half stays; with basis 0 off every logit is -0.5: nothing is left
     assert result.iou_without.tolist() == pytest.approx([0.0, 1.0])
@@ -222,12 +244,12 @@ def test_basis_ablation_measures_what_each_basis_carries():
 
 def _attention_prediction(attentions):
     count = attentions.shape[0]
-    return {
-        "scores": torch.full((count,), 0.9),
-        "rois": torch.zeros(count, attentions.shape[1], 8, 8),
-        "attentions": attentions,
-        "blend_args": {"method": "blender", "attn_size": attentions.shape[-1], "top_interp": "nearest"},
-    }
+    return _with_intermediates(
+        torch.full((count,), 0.9),
+        rois=torch.zeros(count, attentions.shape[1], 8, 8),
+        attentions=attentions,
+        blend_args=_settings(attn_size=attentions.shape[-1], top_interp="nearest"),
+    )
 
 
 def test_attention_template_separates_fixed_from_instance_specific_attention():
@@ -256,12 +278,12 @@ class _PerfectPredictor:
         for candidate, target in self.truth:
             if torch.equal(candidate, image):
                 n = len(target["labels"])
-                return {
-                    "boxes": target["boxes"],
-                    "labels": target["labels"],
-                    "masks": target["masks"],
-                    "scores": torch.full((n,), 0.9),
-                }
+                return Prediction(
+                    boxes=target["boxes"],
+                    labels=target["labels"],
+                    masks=target["masks"],
+                    scores=torch.full((n,), 0.9),
+                )
         raise AssertionError("unknown image")
 
 

@@ -9,10 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from blendmask.data import CocoInstances, read_image
-from blendmask.engine import to_image_tensor
+from blendmask.data import CocoInstances, read_image, to_image_tensor
 from blendmask.errors import ImageReadError
-from viz.images import as_image_tensor
 
 ORIENTATION = 0x0112  # EXIF tag; 6 = shown rotated 90 degrees clockwise
 
@@ -48,7 +46,7 @@ def test_sixteen_bit_png_is_scaled_not_clipped(tmp_path):
         assert image.max() < 0.73 and image.min() > 0.32
 
 
-def test_exif_orientation_is_applied_by_predict_and_viz(tmp_path):
+def test_exif_orientation_is_applied_to_files_and_pil_images(tmp_path):
     pixels = _pattern(32, 48)
     _save_rotated(tmp_path / "turned.png", pixels)
     shown = _shown(pixels)
@@ -56,7 +54,7 @@ def test_exif_orientation_is_applied_by_predict_and_viz(tmp_path):
     torch.testing.assert_close(read_image(tmp_path / "turned.png"), shown)
     torch.testing.assert_close(to_image_tensor(tmp_path / "turned.png"), shown)
     with Image.open(tmp_path / "turned.png") as handle:
-        torch.testing.assert_close(as_image_tensor(handle), shown)
+        torch.testing.assert_close(to_image_tensor(handle), shown)
 
 
 @pytest.mark.parametrize("mode", ["L", "P", "RGBA", "CMYK", "LA", "1"])

@@ -1,7 +1,7 @@
-"""Contract-conforming prediction dicts built from random bases, boxes and attentions.
+"""Contract-conforming Predictions built from random bases, boxes and attentions.
 
 The viz tests import ``make_prediction`` / ``make_image`` from here, so they run without a
-model; the tests below check that these dicts honour the model's documented invariants.
+model; the tests below check that these predictions honour the model's documented invariants.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from blendmask.modeling.blender import blend_steps, crop_bases
+from blendmask.structures import BlendSettings, Prediction
 from viz.images import paste_in_box
 
 STRIDE = 4
@@ -43,8 +44,8 @@ def make_prediction(
     image_size: tuple[int, int] = (36, 44),
     scale: float = 1.5,
     seed: int = 0,
-) -> dict:
-    """An eval-mode prediction dict (see CONTRACT) whose intermediates are random but consistent."""
+) -> Prediction:
+    """An eval-mode Prediction whose intermediates are random but consistent."""
     gen = torch.Generator().manual_seed(seed)
     height, width = image_size
     input_size = (round(height * scale), round(width * scale))
@@ -60,7 +61,7 @@ def make_prediction(
         if method == "assembler"
         else 2.0 * torch.randn(num_dets, num_bases, attn_size, attn_size, generator=gen)
     )
-    blend_args = dict(
+    blend_args = BlendSettings(
         resolution=resolution,
         stride=STRIDE,
         method=method,
@@ -73,7 +74,7 @@ def make_prediction(
     masks = torch.zeros(num_dets, height, width, dtype=torch.bool)
     for d in range(num_dets):
         masks[d] = paste_in_box(logits[d][None].sigmoid(), boxes[d], image_size)[0] >= 0.5
-    return dict(
+    return Prediction(
         boxes=boxes,
         scores=torch.linspace(0.95, 0.35, num_dets),
         labels=torch.arange(num_dets) % 3,

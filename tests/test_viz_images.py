@@ -7,19 +7,20 @@ import pytest
 import torch
 from PIL import Image
 
-from viz import attention_mixture, basis_color, basis_colors, instance_color
 from blendmask.analysis.steps import crop_in_box
-from viz.images import as_image_tensor, paste_in_box
+from blendmask.data import to_image_tensor
+from viz import attention_mixture, basis_color, basis_colors, instance_color
+from viz.images import paste_in_box
 
 
 def test_images_of_every_kind_become_the_same_tensor():
     array = np.random.default_rng(0).integers(0, 256, size=(5, 7, 3), dtype=np.uint8)
     expected = torch.from_numpy(array).permute(2, 0, 1).float() / 255
     for image in (array, Image.fromarray(array), torch.from_numpy(array).permute(2, 0, 1), expected):
-        torch.testing.assert_close(as_image_tensor(image), expected)
-    assert as_image_tensor(array[..., 0]).shape == (3, 5, 7)
+        torch.testing.assert_close(to_image_tensor(image), expected)
+    assert to_image_tensor(array[..., 0]).shape == (3, 5, 7)
     with pytest.raises(ValueError, match=r"\(3, H, W\)"):
-        as_image_tensor(torch.zeros(4, 5, 7))
+        to_image_tensor(torch.zeros(4, 5, 7))
 
 
 def test_paste_and_crop_are_exact_on_a_pixel_aligned_box():

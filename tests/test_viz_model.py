@@ -8,7 +8,8 @@ from test_viz_fixtures import one_torch_thread  # noqa: F401
 
 from blendmask import BlendMask, BlendMaskConfig
 from blendmask.analysis.steps import blending_steps
-from viz import BlendingExplorer, predict
+from blendmask.engine import predict_image
+from viz import BlendingExplorer
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -34,7 +35,7 @@ def test_blending_steps_equal_mask_logits_of_a_random_model(overrides):
     model = random_model(**overrides)
     model.train()
     image = torch.rand(3, 64, 80, generator=torch.Generator().manual_seed(1))
-    pred = predict(model, image)
+    pred = predict_image(model, image)
     assert model.training, "predict restores the model's train mode"
     assert len(pred["boxes"]) > 0
     for d in range(len(pred["boxes"])):

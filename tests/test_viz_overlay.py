@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from blendmask.structures import Prediction
 from viz import draw_instances, instance_color, mask_outline
 
 SIZE = 48
@@ -23,9 +24,9 @@ def square(y0: int, x0: int, side: int) -> torch.Tensor:
     return mask
 
 
-def two_squares() -> dict:
-    """A prediction dict with two separate squares scoring 0.9 and 0.3."""
-    return dict(
+def two_squares() -> Prediction:
+    """A prediction with two separate squares scoring 0.9 and 0.3."""
+    return Prediction(
         boxes=torch.tensor([[4.0, 4.0, 20.0, 20.0], [28.0, 28.0, 44.0, 44.0]]),
         scores=torch.tensor([0.9, 0.3]),
         labels=torch.tensor([0, 0]),
@@ -98,7 +99,7 @@ def test_ground_truth_and_prediction_side_by_side():
 
 def test_bad_masks_are_named():
     pred = two_squares()
-    pred["masks"] = pred["masks"][:, :10]
+    pred.masks = pred.masks[:, :10]
     with pytest.raises(ValueError, match="'masks'"):
         draw_instances(BLACK, pred, score_threshold=0.0)
     with pytest.raises(ValueError, match="color_by"):

@@ -14,6 +14,7 @@ from test_viz_fixtures import make_image, make_prediction, one_torch_thread  # n
 from test_viz_widgets import IMAGES, FakePredictor
 
 from blendmask.analysis.steps import blending_steps
+from blendmask.structures import Prediction
 from viz import BlendingExplorer, MergeComparison, ScoreThresholdView, blending_panel
 from viz.snapshot import WIDGET_VIEW
 
@@ -77,9 +78,9 @@ class FakeInspection:
         target = {"boxes": torch.tensor([[2.0, 2.0, 20.0, 20.0]]), "labels": torch.tensor([1])}
         return IMAGES[position], target
 
-    def prediction(self, position: int) -> dict:
+    def prediction(self, position: int) -> Prediction:
         pred = make_prediction(image_size=tuple(IMAGES[position].shape[-2:]))
-        return {key: pred[key] for key in ("boxes", "scores", "labels", "masks")}
+        return Prediction(boxes=pred.boxes, scores=pred.scores, labels=pred.labels, masks=pred.masks)
 
 
 def test_score_view_is_drawn_at_a_fixed_pixel_width_and_follows_the_slider():

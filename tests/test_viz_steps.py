@@ -7,6 +7,7 @@ import torch
 from test_viz_fixtures import CASES, make_prediction, one_torch_thread  # noqa: F401
 
 from blendmask.analysis.steps import blending_steps, top_bases
+from blendmask.structures import Prediction
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -63,9 +64,9 @@ def test_mask_threshold_is_applied():
 
 def test_missing_intermediates_and_bad_index_are_named():
     pred = make_prediction()
-    del pred["attentions"]
+    detections_only = Prediction(boxes=pred.boxes, scores=pred.scores, labels=pred.labels, masks=pred.masks)
     with pytest.raises(KeyError, match="attentions"):
-        blending_steps(pred, 0)
+        blending_steps(detections_only, 0)
     with pytest.raises(IndexError, match="out of range for 3"):
         blending_steps(make_prediction(), 3)
 

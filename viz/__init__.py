@@ -12,7 +12,6 @@ from viz.comparison import MergeComparison, metrics_table
 from viz.explorer import BlendingExplorer
 from viz.figures import bases_figure, blending_figure
 from viz.galleries import inspection_gallery, match_title, photos_figure, samples_figure
-from viz.inference import predict
 from viz.merge_figures import (
     METHOD_COLORS,
     merge_grid_figure,
@@ -63,7 +62,6 @@ __all__ = [
     "plotly_category_ap",
     "plotly_iou_histogram",
     "plotly_training_curves",
-    "predict",
     "read_metrics",
     "samples_figure",
     "select_instances",

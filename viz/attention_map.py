@@ -2,42 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
-from blendmask.analysis.steps import blending_steps, num_detections
+from blendmask.analysis.steps import blending_steps
+from blendmask.data import to_image_tensor
+from blendmask.structures import Prediction
 from viz.colors import attention_mixture
-from viz.images import as_image_tensor, paste_in_box
+from viz.images import paste_in_box
 
 REGIONS = ("mask", "box")
 
 
 def select_instances(
-    prediction: Mapping, instances: int | Sequence[int] | None = None, *, score_threshold: float = 0.3
+    prediction: Prediction, instances: int | Sequence[int] | None = None, *, score_threshold: float = 0.3
 ) -> list[int]:
     """Detection indices to show, lowest score first (so the best is drawn on top).
 
     ``instances`` None = every detection scoring >= ``score_threshold``; an int or a sequence
     picks detections regardless of their score.
     """
-    total = num_detections(prediction)
+    total = len(prediction)
     if instances is None:
-        scores = prediction["scores"]
-        chosen = [d for d in range(total) if float(scores[d]) >= score_threshold]
+        chosen = prediction.indices_above(score_threshold).tolist()
     else:
         chosen = [instances] if isinstance(instances, int) else list(instances)
         bad = [d for d in chosen if not 0 <= d < total]
         if bad:
             raise IndexError(f"detection indices {bad} out of range for {total} detections")
-    if "scores" in prediction:
-        chosen.sort(key=lambda d: float(prediction["scores"][d]))
+    chosen.sort(key=lambda d: float(prediction.scores[d]))
     return chosen
 
 
 def attention_overlay(
-    prediction: Mapping,
+    prediction: Prediction,
     image,
     *,
     instances: int | Sequence[int] | None = None,
@@ -53,7 +53,7 @@ def attention_overlay(
     """
     if region not in REGIONS:
         raise ValueError(f"region must be one of {REGIONS}, got {region!r}")
-    rgb = as_image_tensor(image)
+    rgb = to_image_tensor(image)
     height, width = rgb.shape[-2:]
     gray = (0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2])[None]
     canvas = (0.12 + 0.45 * gray).expand(3, -1, -1).clone()

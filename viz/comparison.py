@@ -10,9 +10,11 @@ import ipywidgets as widgets
 import numpy as np
 from PIL import Image
 
+from blendmask.data import to_image_tensor
+from blendmask.engine.predict import predict_image
+from blendmask.structures import Prediction
 from viz.attention_map import attention_overlay
-from viz.images import as_image_tensor, png_bytes, to_uint8
-from viz.inference import predict
+from viz.images import png_bytes, to_uint8
 from viz.overlay import draw_instances
 from viz.panels import stack, text_picture
 from viz.snapshot import bundle_with_picture
@@ -70,17 +72,13 @@ def metrics_text(metrics: Mapping[str, Mapping], *, fractions: bool = False) -> 
     return "\n".join(lines)
 
 
-def _describe(prediction: Mapping) -> str:
-    args = prediction.get("blend_args", {})
-    bases = prediction.get("bases")
-    parts = [args.get("method", "?")]
-    if bases is not None:
-        parts.append(f"K={bases.shape[0]}")
-    if args.get("attn_size") is not None:
-        parts.append(f"M={args['attn_size']}")
-    if args.get("resolution") is not None:
-        parts.append(f"R={args['resolution']}")
-    return ", ".join(parts)
+def _describe(prediction: Prediction) -> str:
+    settings = prediction.blend_args
+    if settings is None:
+        return "?"
+    return (
+        f"{settings.method}, K={prediction.bases.shape[0]}, M={settings.attn_size}, R={settings.resolution}"
+    )
 
 
 class MergeComparison:
@@ -90,7 +88,7 @@ class MergeComparison:
     ``fractions=True``) adds an AP table.
 
     Drive it through ``image_select.value`` and ``score_slider.value``; ``predictions`` holds
-    the current image's prediction dict per model, ``mask_panels`` / ``attention_panels`` the
+    the current image's Prediction per model, ``mask_panels`` / ``attention_panels`` the
     rendered PNGs, all ``panel_width`` px wide. Each model runs once per image and each panel is
     drawn once per (image, score threshold). Saved in a notebook, it leaves a PNG of its panels
     next to the widget view.
@@ -112,13 +110,13 @@ class MergeComparison:
         if len(images) == 0:
             raise ValueError("MergeComparison needs at least one image")
         self.models = dict(models)
-        self.images = [as_image_tensor(image) for image in images]
+        self.images = [to_image_tensor(image) for image in images]
         self.class_names = class_names
         self.panel_width = panel_width
         self.metrics_text = metrics_text(metrics, fractions=fractions) if metrics else ""
-        self._cache: dict[tuple[str, int], dict] = {}
+        self._cache: dict[tuple[str, int], Prediction] = {}
         self._drawn: dict[tuple[str, int, float], tuple[np.ndarray, np.ndarray | None]] = {}
-        self.predictions: dict[str, dict] = {}
+        self.predictions: dict[str, Prediction] = {}
         self.image_select = widgets.Dropdown(
             options=[(f"image {i}", i) for i in range(len(self.images))], value=0, description="image"
         )
@@ -140,10 +138,10 @@ class MergeComparison:
         self.score_slider.observe(lambda _: self._update(), "value")
         self._update()
 
-    def _predict(self, name: str) -> dict:
+    def _predict(self, name: str) -> Prediction:
         key = (name, self.image_select.value)
         if key not in self._cache:
-            self._cache[key] = predict(self.models[name], self.images[self.image_select.value])
+            self._cache[key] = predict_image(self.models[name], self.images[self.image_select.value])
         return self._cache[key]
 
     def _draw(self, name: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -154,7 +152,7 @@ class MergeComparison:
             threshold = self.score_slider.value
             masks = draw_instances(image, pred, score_threshold=threshold, class_names=self.class_names)
             attention = None
-            if pred.get("blend_args", {}).get("method") == "blender":
+            if pred.blend_args is not None and pred.blend_args.method == "blender":
                 attention = to_uint8(attention_overlay(pred, image, score_threshold=threshold))
             self._drawn[key] = (masks, attention)
         return self._drawn[key]

@@ -7,11 +7,13 @@ from collections.abc import Sequence
 import ipywidgets as widgets
 import numpy as np
 
-from blendmask.analysis.steps import BlendingSteps, blending_steps, num_detections
+from blendmask.analysis.steps import BlendingSteps, blending_steps
+from blendmask.data import to_image_tensor
+from blendmask.engine.predict import predict_image
+from blendmask.structures import Prediction
 from viz.clickable import ClickableImage
 from viz.colors import basis_color
-from viz.images import as_image_tensor, png_bytes
-from viz.inference import predict
+from viz.images import png_bytes
 from viz.overlay import draw_instances
 from viz.panels import blending_panel, stack, text_picture
 from viz.snapshot import bundle_with_picture
@@ -57,12 +59,12 @@ class BlendingExplorer:
         if len(images) == 0:
             raise ValueError("BlendingExplorer needs at least one image")
         self.source = model_or_predictor
-        self.images = [as_image_tensor(image) for image in images]
+        self.images = [to_image_tensor(image) for image in images]
         self.class_names = class_names
         self.max_bases = max_bases
         self.steps: BlendingSteps | None = None
         self.panel: np.ndarray | None = None
-        self._predictions: dict[int, dict] = {}
+        self._predictions: dict[int, Prediction] = {}
         self._overviews: dict[tuple[int, float], np.ndarray] = {}
         self._shown_overview: tuple[int, float] | None = None
         self._muted = False
@@ -102,11 +104,11 @@ class BlendingExplorer:
         self._load_image()
 
     @property
-    def prediction(self) -> dict:
-        """The prediction dict of the selected image (computed once per image)."""
+    def prediction(self) -> Prediction:
+        """The Prediction of the selected image (computed once per image)."""
         index = self.image_select.value
         if index not in self._predictions:
-            self._predictions[index] = predict(self.source, self.images[index])
+            self._predictions[index] = predict_image(self.source, self.images[index])
         return self._predictions[index]
 
     def scales(self) -> list[float]:
@@ -124,7 +126,7 @@ class BlendingExplorer:
         height, width = self.images[self.image_select.value].shape[-2:]
         if not (0 <= x < width and 0 <= y < height):
             return None
-        boxes = pred["boxes"]
+        boxes = pred.boxes
         hits = [
             d
             for _, d in self.instance_select.options
@@ -133,7 +135,7 @@ class BlendingExplorer:
         if not hits:
             return None
         area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-        best = min(hits, key=lambda d: (float(area[d]), -float(pred["scores"][d])))
+        best = min(hits, key=lambda d: (float(area[d]), -float(pred.scores[d])))
         self.instance_select.value = best
         return best
 
@@ -192,24 +194,19 @@ class BlendingExplorer:
 
     def _load_image(self) -> None:
         pred = self.prediction
-        num_bases = pred["rois"].shape[1] if num_detections(pred) else pred["bases"].shape[0]
+        num_bases = pred.rois.shape[1] if len(pred) else pred.bases.shape[0]
         self._build_basis_controls(int(num_bases))
         self._refresh_instances()
 
     def _refresh_instances(self) -> None:
         pred = self.prediction
-        threshold = self.score_slider.value
         options = []
-        for d in range(num_detections(pred)):
-            score = float(pred["scores"][d])
-            if score >= threshold:
-                label = int(pred["labels"][d])
-                name = (
-                    self.class_names[label]
-                    if self.class_names and label < len(self.class_names)
-                    else str(label)
-                )
-                options.append((f"#{d} {name} {score:.2f}", d))
+        for d in pred.indices_above(self.score_slider.value).tolist():
+            score, label = float(pred.scores[d]), int(pred.labels[d])
+            name = (
+                self.class_names[label] if self.class_names and label < len(self.class_names) else str(label)
+            )
+            options.append((f"#{d} {name} {score:.2f}", d))
         current = self.instance_select.value
         self._muted = True
         self.instance_select.options = options
@@ -242,7 +239,7 @@ class BlendingExplorer:
         self.panel = blending_panel(
             self.steps,
             image,
-            image_mask=pred["masks"][index] if "masks" in pred else None,
+            image_mask=pred.masks[index],
             title=self._title(),
             max_bases=self.max_bases,
         )

@@ -7,7 +7,7 @@ in ``basis_color(k)`` everywhere: signed maps go grey (negative) -> white (0) ->
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -22,9 +22,10 @@ from blendmask.analysis.steps import (
     require_fields,
     top_bases,
 )
+from blendmask.data import to_image_tensor
+from blendmask.structures import Prediction
 from viz.attention_map import attention_overlay, select_instances
 from viz.colors import attention_mixture, basis_cmap, basis_color, instance_color
-from viz.images import as_image_tensor
 
 TITLE_SIZE = 9
 
@@ -50,7 +51,7 @@ def _class_text(label: int, score: float, class_names: Sequence[str] | None) -> 
 
 
 def blending_figure(
-    prediction: Mapping,
+    prediction: Prediction,
     image,
     index: int,
     *,
@@ -73,7 +74,7 @@ def blending_figure(
     steps = blending_steps(prediction, index, mask_threshold=mask_threshold)
     if scales is not None:
         steps = steps.scaled(scales)
-    rgb = as_image_tensor(image)
+    rgb = to_image_tensor(image)
     shown = top_bases(steps, max_bases)
     columns = len(shown) + 2
     wspace, hspace = 0.55, 0.5
@@ -83,7 +84,7 @@ def blending_figure(
     )
     colour = np.array(instance_color(index)) / 255.0
 
-    _draw_context_column(fig, grid, steps, rgb, prediction.get("masks"), colour, class_names)
+    _draw_context_column(fig, grid, steps, rgb, prediction.masks, colour, class_names)
     _draw_basis_columns(fig, grid, steps, shown, wspace, hspace)
     _draw_mask_column(fig, grid, steps, rgb, colour, columns - 1)
 
@@ -223,7 +224,7 @@ def _draw_mask_column(fig, grid, steps: BlendingSteps, rgb, colour, column: int)
 
 
 def bases_figure(
-    prediction: Mapping,
+    prediction: Prediction,
     image,
     *,
     instances: int | Sequence[int] | None = None,
@@ -239,12 +240,12 @@ def bases_figure(
     Axes: K + 1.
     """
     require_fields(prediction, ("bases", "scale", "blend_args"))
-    rgb = as_image_tensor(image)
+    rgb = to_image_tensor(image)
     height, width = rgb.shape[-2:]
-    bases = prediction["bases"].detach().cpu().float().numpy()
+    bases = prediction.cpu().bases.float().numpy()
     num_bases = bases.shape[0]
-    stride = prediction["blend_args"]["stride"]
-    scale_y, scale_x = (float(s) for s in prediction["scale"])
+    stride = prediction.blend_args.stride
+    scale_y, scale_x = prediction.scale
     extent = (0.0, bases.shape[2] * stride / scale_x, bases.shape[1] * stride / scale_y, 0.0)
 
     rows = max(1, math.isqrt(num_bases))
@@ -281,7 +282,7 @@ def bases_figure(
     ax = fig.add_subplot(grid[:, cols])
     ax.imshow(attention_overlay(prediction, rgb, instances=chosen, region=region))
     for d in chosen:
-        x0, y0, x1, y1 = prediction["boxes"][d].tolist()
+        x0, y0, x1, y1 = prediction.boxes[d].tolist()
         ax.add_patch(
             Rectangle(
                 (x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="white", linewidth=0.8, linestyle="--"

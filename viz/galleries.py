@@ -86,8 +86,7 @@ def photos_figure(
     fig = Figure(figsize=(4.2 * len(images), 3.6), layout="tight")
     for ax, (name, image) in zip(fig.subplots(1, len(images), squeeze=False)[0], images.items(), strict=True):
         prediction = predictions[name]
-        keep = prediction["scores"] >= score_threshold
-        found = Counter(class_names[label] for label in prediction["labels"][keep].tolist())
+        found = Counter(class_names[label] for label in prediction.above(score_threshold).labels.tolist())
         picture = draw_instances(
             image, prediction, class_names=class_names, score_threshold=score_threshold, font_size=8
         )

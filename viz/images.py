@@ -1,4 +1,5 @@
-"""Image conversions and box geometry shared by the renderers."""
+"""Image conversions and box geometry shared by the renderers (images are read by
+:func:`blendmask.data.to_image_tensor`)."""
 
 from __future__ import annotations
 
@@ -11,38 +12,12 @@ from matplotlib.figure import Figure
 from PIL import Image
 from torch import Tensor
 
-from blendmask.data.images import pil_to_tensor
-
-
-def as_image_tensor(image) -> Tensor:
-    """Any RGB image -> float tensor (3, H, W) in 0..1 on the CPU.
-
-    Accepts a tensor (3, H, W) (float 0..1 or uint8), a numpy array (H, W, 3) or (H, W)
-    (uint8 or float 0..1), or a PIL image (read as :func:`blendmask.data.read_image` reads files).
-    """
-    if isinstance(image, Image.Image):  # EXIF orientation, 16-bit and colour modes as everywhere else
-        return pil_to_tensor(image)
-    if isinstance(image, np.ndarray):
-        array = image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
-        if array.ndim != 3 or array.shape[2] not in (3, 4):
-            raise ValueError(f"numpy image must be (H, W, 3) or (H, W), got shape {image.shape}")
-        tensor = torch.from_numpy(np.array(array[..., :3])).permute(2, 0, 1)
-    elif isinstance(image, Tensor):
-        tensor = image.detach().cpu()
-        if tensor.dim() == 2:
-            tensor = tensor.expand(3, -1, -1)
-        if tensor.dim() != 3 or tensor.shape[0] != 3:
-            raise ValueError(f"image tensor must be (3, H, W), got shape {tuple(image.shape)}")
-    else:
-        raise TypeError(f"image must be a tensor, numpy array or PIL image, got {type(image).__name__}")
-    if tensor.dtype == torch.uint8:
-        return tensor.float() / 255.0
-    return tensor.float().clamp(0.0, 1.0)
+from blendmask.data import to_image_tensor
 
 
 def as_rgb_array(image) -> np.ndarray:
     """Any RGB image -> numpy (H, W, 3) float in 0..1."""
-    return as_image_tensor(image).permute(1, 2, 0).numpy()
+    return to_image_tensor(image).permute(1, 2, 0).numpy()
 
 
 def to_uint8(rgb: np.ndarray) -> np.ndarray:

@@ -86,7 +86,7 @@ def merge_grid_figure(
     columns: list[tuple[str, object]] = [("ground truth", None)]
     for name, found in predictions.items():
         columns.append((name, found))
-        if found and found[0].get("blend_args", {}).get("method") == "blender":
+        if found and found[0].blend_args is not None and found[0].blend_args.method == "blender":
             columns.append((f"{name} attention", found))
     rows = min(rows, len(images))
     fig = Figure(figsize=(2.0 * len(columns), 2.1 * rows + 0.3), layout="tight")

@@ -12,8 +12,9 @@ from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 from torchvision.utils import draw_bounding_boxes
 
+from blendmask.data import to_image_tensor
+from blendmask.structures import Prediction
 from viz.colors import instance_color
-from viz.images import as_image_tensor
 
 COLOR_BY = ("instance", "class")
 GAP = 6
@@ -71,7 +72,7 @@ def _label_text(label: int, score: float | None, class_names: Sequence[str] | No
 
 def _draw_one(
     image: Tensor,
-    instances: Mapping,
+    instances: Prediction | Mapping,
     *,
     score_threshold: float,
     color_by: str,
@@ -82,24 +83,31 @@ def _draw_one(
     contour_width: int,
     font_size: int,
 ) -> Tensor:
-    if "boxes" not in instances:
-        raise KeyError(f"instances dict needs 'boxes' (has: {sorted(instances)})")
-    boxes = instances["boxes"].detach().cpu().float()
+    if isinstance(instances, Prediction):
+        instances = instances.cpu()
+        keep, scores = instances.indices_above(score_threshold), instances.scores.float()
+    elif "scores" in instances:
+        raise TypeError("scored instances must be a blendmask Prediction; a dict is drawn as a target")
+    elif "boxes" in instances:  # a ground-truth target: every instance, no scores
+        instances = {
+            key: value.detach().cpu() for key, value in instances.items() if isinstance(value, Tensor)
+        }
+        keep, scores = torch.arange(len(instances["boxes"])), None
+    else:
+        raise KeyError(f"a target dict needs 'boxes' (has: {sorted(instances)})")
+    boxes = instances["boxes"].float()
     labels = instances.get("labels")
-    labels = None if labels is None else labels.detach().cpu().long()
-    scores = instances.get("scores")
-    scores = None if scores is None else scores.detach().cpu().float()
-    keep = torch.arange(len(boxes)) if scores is None else torch.nonzero(scores >= score_threshold).flatten()
+    labels = None if labels is None else labels.long()
     if len(keep) == 0:
         return image
     if color_by == "class" and labels is None:
-        raise KeyError("color_by='class' needs 'labels' in the instances dict")
+        raise KeyError("color_by='class' needs 'labels' in the target dict")
     keys = keep.tolist() if color_by == "instance" else labels[keep].tolist()
     colors = [instance_color(int(key)) for key in keys]
 
     masks = instances.get("masks")
     if masks is not None:
-        masks = masks.detach().cpu().bool()
+        masks = masks.bool()
         if masks.shape[1:] != image.shape[1:]:
             raise ValueError(
                 f"'masks' are {tuple(masks.shape[1:])} but the image is {tuple(image.shape[1:])}"
@@ -133,7 +141,7 @@ def _draw_one(
 
 def draw_instances(
     image,
-    instances: Mapping,
+    instances: Prediction | Mapping,
     *,
     ground_truth: Mapping | None = None,
     score_threshold: float = 0.5,
@@ -145,11 +153,11 @@ def draw_instances(
     contour_width: int | None = None,
     font_size: int | None = None,
 ) -> np.ndarray:
-    """Draw a prediction dict (boxes, scores, labels, masks) or a target dict (boxes, labels,
+    """Draw a :class:`Prediction` (boxes, scores, labels, masks) or a target dict (boxes, labels,
     masks) on ``image``; returns RGB uint8 (H, W, 3).
 
     Detections scoring below ``score_threshold`` are skipped (targets have no scores: all are
-    drawn). Colours are deterministic: ``instance_color(i)`` for the i-th entry of the dict
+    drawn). Colours are deterministic: ``instance_color(i)`` for the i-th instance
     (``color_by="instance"``) or for its label (``"class"``). With ``ground_truth`` the result is
     ground truth | prediction side by side under a caption band, (H + band, 2W + gap, 3).
     Labels ("class score", class names when given) sit in each box's corner: they need
@@ -157,7 +165,7 @@ def draw_instances(
     """
     if color_by not in COLOR_BY:
         raise ValueError(f"color_by must be one of {COLOR_BY}, got {color_by!r}")
-    base = (as_image_tensor(image) * 255.0 + 0.5).to(torch.uint8)
+    base = (to_image_tensor(image) * 255.0 + 0.5).to(torch.uint8)
     height, width = base.shape[1:]
     size = font_size or max(9, min(height, width) // 28)
     options = dict(

@@ -14,6 +14,7 @@ import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from blendmask.analysis.steps import blending_steps, num_detections, require_fields, top_bases
+from blendmask.structures import Prediction
 from viz.colors import basis_color, basis_colorscale
 from viz.images import as_rgb_array, to_uint8
 
@@ -65,13 +66,13 @@ def _image_axes(fig: go.Figure) -> None:
     fig.for_each_yaxis(lambda axis: axis.update(scaleanchor=axis.anchor))
 
 
-def plotly_bases(prediction: Mapping, image=None, *, columns: int = 4) -> go.Figure:
+def plotly_bases(prediction: Prediction, image=None, *, columns: int = 4) -> go.Figure:
     """One heatmap facet per basis (K, h, w), coordinates in original image px, value on hover;
     with ``image`` the first facet shows the image itself."""
     require_fields(prediction, ("bases", "scale", "blend_args"))
-    bases = prediction["bases"].detach().cpu().float().numpy()
-    stride = prediction["blend_args"]["stride"]
-    scale_y, scale_x = (float(s) for s in prediction["scale"])
+    bases = prediction.cpu().bases.float().numpy()
+    stride = prediction.blend_args.stride
+    scale_y, scale_x = prediction.scale
     xs = (np.arange(bases.shape[2]) + 0.5) * stride / scale_x
     ys = (np.arange(bases.shape[1]) + 0.5) * stride / scale_y
     panels = ([] if image is None else ["image"]) + list(range(bases.shape[0]))
@@ -112,7 +113,7 @@ def plotly_bases(prediction: Mapping, image=None, *, columns: int = 4) -> go.Fig
     return fig
 
 
-def plotly_attention(prediction: Mapping, index: int, *, max_bases: int = 8) -> go.Figure:
+def plotly_attention(prediction: Prediction, index: int, *, max_bases: int = 8) -> go.Figure:
     """Detection ``index``'s blending, faceted by basis (columns): the pre-softmax top-level
     attention (M x M; absent for the assembler), the soft-maxed weights s^k (R x R) and the
     products s^k * r^k (R x R), plus the summed mask logits; values on hover. A prediction without

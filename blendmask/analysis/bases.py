@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..modeling.blender import blend_steps, crop_bases, merge
+from ..structures import Prediction
 
 READING_THRESHOLD = 0.3  # a correlation this strong names a trait of a basis
 _DIRECTIONS = ("right", "upper right", "top", "upper left", "left", "lower left", "bottom", "lower right")
@@ -100,11 +101,11 @@ def _pearson(values: Tensor, indicator: Tensor) -> Tensor:
 
 
 def basis_semantics(
-    samples: Iterable[tuple[Mapping[str, Any], Mapping[str, Any]]], *, resolution: int = 28
+    samples: Iterable[tuple[Prediction, Mapping[str, Any]]], *, resolution: int = 28
 ) -> BasisSemantics:
     """Measure what the bases encode from ``(prediction, target)`` pairs of the same images.
 
-    ``prediction``: an eval-mode prediction dict with intermediates (``bases`` (K, h, w), ``scale``,
+    ``prediction``: an eval-mode prediction with intermediates (``bases`` (K, h, w), ``scale``,
     ``image_size``, ``blend_args``); ``target``: the image's ground truth in original pixels
     (``boxes`` (N, 4) xyxy, ``labels`` (N,), ``masks`` (N, H, W) bool). Each basis is read at its cell
     centres, mapped to original pixels, and standardised per image. Raises ValueError without any
@@ -114,10 +115,10 @@ def basis_semantics(
     centred, rel_u, rel_v, object_means, object_labels, crops = [], [], [], [], [], []
     num_images = 0
     for prediction, target in samples:
-        bases = prediction["bases"].detach().cpu().float()
-        stride = int(prediction["blend_args"]["stride"])
-        height, width = (int(v) for v in prediction["image_size"])
-        scale_y, scale_x = (float(v) for v in prediction["scale"])
+        bases = prediction.cpu().bases.float()
+        stride = prediction.blend_args.stride
+        height, width = prediction.image_size
+        scale_y, scale_x = prediction.scale
         masks = target["masks"].detach().cpu().bool()
         boxes = target["boxes"].detach().cpu().float().reshape(-1, 4)
         labels = target["labels"].detach().cpu().long()
@@ -204,18 +205,16 @@ class BasisAblation:
     num_detections: int
 
 
-def basis_ablation(
-    predictions: Iterable[Mapping[str, Any]], *, score_threshold: float = 0.3
-) -> BasisAblation:
+def basis_ablation(predictions: Iterable[Prediction], *, score_threshold: float = 0.3) -> BasisAblation:
     """Switch each basis off in turn for every detection scoring >= ``score_threshold`` of eval-mode
     predictions with intermediates (``rois``, ``attentions``, ``blend_args``), re-blend, and compare
     the R x R masks (logits >= 0) with the predicted ones. Raises ValueError without any detection."""
     ious, shares = [], []
     for prediction in predictions:
-        keep = prediction["scores"].detach().cpu() >= score_threshold
-        if not keep.any():
+        kept = prediction.above(score_threshold)
+        if len(kept) == 0:
             continue
-        steps = _steps(prediction, keep)
+        steps = _steps(kept)
         full = steps.logits >= 0  # (D, R, R)
         magnitude = steps.products.abs().sum((2, 3))  # (D, K)
         shares.append(magnitude / magnitude.sum(1, keepdim=True).clamp_min(1e-12))
@@ -256,16 +255,16 @@ class AttentionTemplate:
 
 
 def attention_template(
-    predictions: Iterable[Mapping[str, Any]], *, score_threshold: float = 0.3
+    predictions: Iterable[Prediction], *, score_threshold: float = 0.3
 ) -> AttentionTemplate:
     """Average the interpolated, soft-maxed attentions of every detection scoring >= ``score_threshold``
     (eval-mode predictions with intermediates) and measure how much of them that average explains.
     Raises ValueError without any detection."""
     weights = []
     for prediction in predictions:
-        keep = prediction["scores"].detach().cpu() >= score_threshold
-        if keep.any():
-            weights.append(_steps(prediction, keep).weights)
+        kept = prediction.above(score_threshold)
+        if len(kept):
+            weights.append(_steps(kept).weights)
     if not weights:
         raise ValueError(f"attention_template: no detection scores >= {score_threshold}")
     everything = torch.cat(weights)  # (D, K, R, R)
@@ -277,14 +276,14 @@ def attention_template(
     return AttentionTemplate(mean=mean, template_share=share, num_detections=everything.shape[0])
 
 
-def _steps(prediction: Mapping[str, Any], keep: Tensor):
-    """``blend_steps`` of the kept detections of a prediction (weights, products, logits)."""
-    args = prediction["blend_args"]
-    attentions = prediction["attentions"]
+def _steps(prediction: Prediction):
+    """``blend_steps`` of every detection of a prediction (weights, products, logits)."""
+    settings, prediction = prediction.blend_args, prediction.cpu()
+    attentions = prediction.attentions
     return blend_steps(
-        prediction["rois"].detach().cpu().float()[keep],
-        None if attentions is None else attentions.detach().cpu().float()[keep],
-        method=args["method"],
-        attn_size=args.get("attn_size"),
-        top_interp=args.get("top_interp", "bilinear"),
+        prediction.rois.float(),
+        None if attentions is None else attentions.float(),
+        method=settings.method,
+        attn_size=settings.attn_size,
+        top_interp=settings.top_interp,
     )

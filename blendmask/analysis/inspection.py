@@ -16,7 +16,8 @@ from tqdm.auto import tqdm
 
 from ..data import CocoInstances
 from ..engine.evaluate import coco_evaluate, predictions_to_coco
-from ..engine.predict import Predictor
+from ..engine.predict import Predictor, predict_image
+from ..structures import Prediction
 from .matching import FALSE_POSITIVE, InstanceMatch, mask_rles, match_instances, match_summary
 
 
@@ -87,22 +88,23 @@ class Inspection:
         """Image ``(3, H, W)`` and ground-truth target of the ``position``-th inspected image."""
         return self.dataset[self.images[position].index]
 
-    def prediction(self, position: int) -> dict[str, Tensor]:
-        """The ``position``-th inspected image's detections: boxes, scores, labels, masks (D, H, W) bool."""
+    def prediction(self, position: int) -> Prediction:
+        """The ``position``-th inspected image's detections (boxes, scores, labels, masks), by score."""
         item = self.images[position]
-        return {
-            "boxes": item.boxes,
-            "scores": torch.tensor(item.scores),
-            "labels": torch.tensor(item.labels),
-            "masks": _decode(item.rles, item.image_size),
-        }
+        return Prediction(
+            boxes=item.boxes,
+            scores=torch.tensor(item.scores),
+            labels=torch.tensor(item.labels),
+            masks=_decode(item.rles, item.image_size),
+        )
 
     def pair(
         self, match: InstanceMatch, *, margin: float = 0.5, min_size: int = 0
-    ) -> tuple[Tensor, dict, dict]:
+    ) -> tuple[Tensor, dict, Prediction]:
         """``(image crop, ground truth, detection)`` of one match / miss / false positive: the crop is
         the union of the two boxes grown by ``margin`` of its size, enlarged by a whole factor until its
-        longer side is at least ``min_size`` px (nearest-neighbour masks). Each dict holds 0 or 1 instance."""
+        longer side is at least ``min_size`` px (nearest-neighbour masks). The target dict and the
+        Prediction hold 0 or 1 instance each."""
         item = next(item for item in self.images if item.index == match.index)
         image, _ = self.dataset[match.index]
         gt = _one(item.gt_boxes, item.gt_labels, item.gt_rles, None, match.gt, item.image_size)
@@ -124,7 +126,7 @@ class Inspection:
             part["boxes"] = (
                 part["boxes"] - torch.tensor([left, top, left, top], dtype=torch.float32)
             ) * factor
-        return crop.clamp(0, 1), gt, det
+        return crop.clamp(0, 1), gt, Prediction(**det)
 
 
 def _decode(rles: list, image_size: tuple[int, int]) -> Tensor:
@@ -145,18 +147,6 @@ def _one(boxes: Tensor, labels, rles: list, scores, index: int | None, image_siz
     return out
 
 
-@torch.no_grad()
-def _predict(source: Predictor | nn.Module, image: Tensor) -> dict[str, Tensor]:
-    if isinstance(source, nn.Module):
-        was_training = source.training
-        source.eval()
-        try:
-            return source([image.to(next(source.parameters()).device)])[0]
-        finally:
-            source.train(was_training)
-    return source.predict(image)
-
-
 def inspect_predictions(
     source: Predictor | nn.Module,
     dataset: CocoInstances,
@@ -173,14 +163,9 @@ def inspect_predictions(
     for index in tqdm(range(count), desc="predict", disable=not progress, leave=False):
         image, target = dataset[index]
         image_id = int(target["image_id"])
-        prediction = _predict(source, image)
-        order = prediction["scores"].detach().cpu().argsort(descending=True, stable=True)
-        boxes = prediction["boxes"].detach().cpu().float()[order]
-        entries = predictions_to_coco(
-            {key: prediction[key].detach().cpu()[order] for key in ("boxes", "scores", "labels", "masks")},
-            image_id,
-            dataset.label_to_category_id,
-        )
+        prediction = predict_image(source, image)
+        prediction = prediction.select(prediction.scores.argsort(descending=True, stable=True))
+        entries = predictions_to_coco(prediction, image_id, dataset.label_to_category_id)
         results.extend(entries)
         crowd = [
             dataset.coco.annToRLE(ann) for ann in dataset.coco.imgToAnns[image_id] if ann.get("iscrowd", 0)
@@ -194,7 +179,7 @@ def inspect_predictions(
                 gt_labels=tuple(int(v) for v in target["labels"]),
                 gt_rles=mask_rles(target["masks"]),
                 crowd_rles=crowd,
-                boxes=boxes,
+                boxes=prediction.boxes.float(),
                 scores=tuple(entry["score"] for entry in entries),
                 labels=tuple(label_of[entry["category_id"]] for entry in entries),
                 rles=[entry["segmentation"] for entry in entries],

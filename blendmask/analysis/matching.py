@@ -13,6 +13,8 @@ import torch
 from torch import Tensor
 from torchvision.ops import box_iou
 
+from ..structures import Prediction
+
 MATCH, MISS, FALSE_POSITIVE = "match", "miss", "false positive"
 
 
@@ -147,7 +149,7 @@ def match_summary(
 
 
 def match_to_ground_truth(
-    prediction: Mapping[str, torch.Tensor],
+    prediction: Prediction,
     target: Mapping[str, torch.Tensor],
     *,
     iou_threshold: float = 0.5,
@@ -159,14 +161,14 @@ def match_to_ground_truth(
     unmatched instance of highest box IoU ≥ ``iou_threshold`` (any class). Returns
     (instance index, detection index) pairs sorted by instance.
     """
-    boxes, gt_boxes = prediction["boxes"].float(), target["boxes"].float()
+    boxes, gt_boxes = prediction.boxes.float(), target["boxes"].float()
     if boxes.shape[0] == 0 or gt_boxes.shape[0] == 0:
         return []
     ious = box_iou(boxes, gt_boxes)  # (D, N)
     taken: set[int] = set()
     pairs = []
-    for det in torch.argsort(prediction["scores"], descending=True).tolist():
-        if float(prediction["scores"][det]) < score_threshold:
+    for det in torch.argsort(prediction.scores, descending=True).tolist():
+        if float(prediction.scores[det]) < score_threshold:
             break
         candidates = ious[det].clone()
         candidates[list(taken)] = -1.0

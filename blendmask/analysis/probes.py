@@ -17,6 +17,7 @@ from torch import Tensor
 
 from ..config import BlendMaskConfig
 from ..modeling.blender import attention_weights, merge
+from ..structures import Prediction
 from .matching import match_to_ground_truth
 from .steps import blending_steps, crop_in_box
 
@@ -95,20 +96,20 @@ class AttentionProbe:
     oracle: OracleResult
 
 
-def probe_detection(prediction: Mapping, index: int, gt_mask: Tensor, *, steps: int = 300) -> AttentionProbe:
+def probe_detection(
+    prediction: Prediction, index: int, gt_mask: Tensor, *, steps: int = 300
+) -> AttentionProbe:
     """Compare detection ``index``'s predicted attention with the oracle on its own cropped bases,
     against the full-image ground-truth mask ``gt_mask`` (H, W) cropped to the predicted box."""
     blend = blending_steps(prediction, index)
-    attn_size = (
-        prediction["blend_args"]["attn_size"] if blend.attention is None else blend.attention.shape[-1]
-    )
+    attn_size = prediction.blend_args.attn_size if blend.attention is None else blend.attention.shape[-1]
     target = target_in_box(gt_mask, blend.box, blend.resolution)
     oracle = oracle_attention(
         blend.rois,
         target,
         attn_size,
         steps=steps,
-        top_interp=prediction["blend_args"].get("top_interp", "bilinear"),
+        top_interp=prediction.blend_args.top_interp,
     )
     return AttentionProbe(target=target, predicted_iou=mask_iou(blend.logits, target), oracle=oracle)
 

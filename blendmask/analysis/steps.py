@@ -1,4 +1,4 @@
-"""The numbers behind the paper's Figure 1 for one detection, read from a prediction dict.
+"""The numbers behind the paper's Figure 1 for one detection, read from a Prediction.
 
 Everything comes from the intermediates the model stores in its eval-mode prediction
 (``rois``, ``attentions``, ``blend_args``); the blender's own ``blend_steps`` recomputes the
@@ -14,21 +14,22 @@ import torch
 from torch import Tensor
 
 from ..modeling.blender import blend_steps, crop_bases, merge
+from ..structures import Prediction
 
 INTERMEDIATES = ("rois", "attentions", "blend_args", "boxes", "input_boxes")
 
 
-def require_fields(prediction: Mapping, fields: Sequence[str]) -> None:
-    """Raise a KeyError naming every missing field of the prediction dict."""
+def require_fields(prediction: Prediction, fields: Sequence[str]) -> None:
+    """Raise a KeyError naming every missing field of the prediction."""
     missing = [f for f in fields if f not in prediction]
     if missing:
         raise KeyError(
-            f"prediction dict lacks {missing}; run the model with return_intermediates=True "
+            f"prediction lacks {missing}; run the model with return_intermediates=True "
             f"(has: {sorted(prediction)})"
         )
 
 
-def num_detections(prediction: Mapping) -> int:
+def num_detections(prediction: Prediction | Mapping) -> int:
     """D, the number of detections of a prediction (or instances of a target) dict."""
     return int(prediction["boxes"].shape[0])
 
@@ -90,8 +91,8 @@ class BlendingSteps:
         )
 
 
-def blending_steps(prediction: Mapping, index: int, *, mask_threshold: float = 0.5) -> BlendingSteps:
-    """Figure 1's numbers for detection ``index`` of an eval-mode prediction dict.
+def blending_steps(prediction: Prediction, index: int, *, mask_threshold: float = 0.5) -> BlendingSteps:
+    """Figure 1's numbers for detection ``index`` of an eval-mode prediction with intermediates.
 
     Returns cropped bases (K, R, R), weights (K, R, R) (sum to 1 over K for K > 1), products
     (K, R, R), logits (R, R) equal to ``prediction["mask_logits"][index]``, and the R x R mask.
@@ -100,20 +101,15 @@ def blending_steps(prediction: Mapping, index: int, *, mask_threshold: float = 0
     total = num_detections(prediction)
     if not 0 <= index < total:
         raise IndexError(f"detection index {index} out of range for {total} detections")
-    args = prediction["blend_args"]
-    method = args["method"]
-    rois = prediction["rois"][index : index + 1].detach().cpu().float()
-    attentions = prediction["attentions"]
-    attention = None if attentions is None else attentions[index : index + 1].detach().cpu().float()
+    settings = prediction.blend_args
+    method = settings.method
+    detection = prediction.select(index).cpu()
+    rois = detection.rois.float()
+    attention = None if detection.attentions is None else detection.attentions.float()
     steps = blend_steps(
-        rois,
-        attention,
-        method=method,
-        attn_size=args.get("attn_size"),
-        top_interp=args.get("top_interp", "bilinear"),
+        rois, attention, method=method, attn_size=settings.attn_size, top_interp=settings.top_interp
     )
     logits = steps.logits[0]
-    labels, scores = prediction.get("labels"), prediction.get("scores")
     return BlendingSteps(
         index=index,
         method=method,
@@ -123,10 +119,10 @@ def blending_steps(prediction: Mapping, index: int, *, mask_threshold: float = 0
         products=steps.products[0],
         logits=logits,
         mask=logits.sigmoid() >= mask_threshold,
-        box=prediction["boxes"][index].detach().cpu().float(),
-        input_box=prediction["input_boxes"][index].detach().cpu().float(),
-        label=-1 if labels is None else int(labels[index]),
-        score=float("nan") if scores is None else float(scores[index]),
+        box=detection.boxes[0].float(),
+        input_box=detection.input_boxes[0].float(),
+        label=int(detection.labels[0]),
+        score=float(detection.scores[0]),
         mask_threshold=mask_threshold,
         scales=(1.0,) * steps.rois.shape[1],
     )

@@ -1,7 +1,7 @@
 """Data: COCO instances, COCO subsets, the embedded synthetic COCO-format set, transforms and collation."""
 
 from blendmask.data.coco import CocoInstances
-from blendmask.data.images import image_files, read_image
+from blendmask.data.images import image_files, read_image, to_image_tensor
 from blendmask.data.subset import make_subset
 from blendmask.data.synthetic import SyntheticCoco, make_synthetic_coco
 from blendmask.data.transforms import build_transforms, collate
@@ -15,4 +15,5 @@ __all__ = [
     "make_subset",
     "make_synthetic_coco",
     "read_image",
+    "to_image_tensor",
 ]

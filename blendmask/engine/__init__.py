@@ -4,7 +4,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .datasets import coco_eval_set, coco_train_set
 from .distributed import init_distributed, shutdown_distributed
 from .evaluate import coco_evaluate, evaluate, format_metrics, format_per_category, predictions_to_coco
-from .predict import Predictor, to_image_tensor
+from .predict import Predictor, predict_image
 from .schedule import build_optimizer, build_scheduler, lr_factor
 from .train import NonFiniteLossError, TrainResult, train
 
@@ -23,9 +23,9 @@ __all__ = [
     "init_distributed",
     "load_checkpoint",
     "lr_factor",
+    "predict_image",
     "predictions_to_coco",
     "save_checkpoint",
     "shutdown_distributed",
-    "to_image_tensor",
     "train",
 ]

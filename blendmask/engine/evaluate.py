@@ -27,6 +27,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..errors import ImageReadError, UsageError
+from ..structures import Prediction
 from . import distributed as du
 
 IOU_TYPES = ("segm", "bbox")
@@ -34,19 +35,20 @@ STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl")  # COCOeval.stats[0:6]
 
 
 def predictions_to_coco(
-    prediction: Mapping[str, torch.Tensor],
+    prediction: Prediction,
     image_id: int,
     label_to_category_id: Sequence[int] | Mapping[int, int],
 ) -> list[dict[str, Any]]:
-    """One image's prediction (boxes (D,4) xyxy, scores (D,), labels (D,), masks (D,H,W) bool) ->
-    COCO results entries with ``bbox`` (xywh), ``segmentation`` (compressed RLE, counts as str),
-    ``score`` and the COCO ``category_id``."""
-    boxes = prediction["boxes"].detach().cpu().double()
+    """One image's :class:`Prediction` (boxes, scores, labels, masks) -> COCO results entries with
+    ``bbox`` (xywh), ``segmentation`` (compressed RLE, counts as str), ``score`` and the COCO
+    ``category_id``."""
+    prediction = prediction.cpu()
+    boxes = prediction.boxes.double()
     if boxes.shape[0] == 0:
         return []
-    scores = prediction["scores"].detach().cpu().tolist()
-    labels = prediction["labels"].detach().cpu().tolist()
-    masks = prediction["masks"].detach().cpu().numpy().astype(np.uint8)
+    scores = prediction.scores.tolist()
+    labels = prediction.labels.tolist()
+    masks = prediction.masks.numpy().astype(np.uint8)
     rles = mask_util.encode(np.asfortranarray(masks.transpose(1, 2, 0)))
     xywh = torch.cat([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], dim=1).tolist()
     results = []

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from ..modeling.blendmask import BlendMask
+from ..structures import Prediction
 from .train import cpu_has_fast_bf16
 
 PRECISIONS = ("auto", "bfloat16", "float32")
@@ -47,17 +48,15 @@ def precision_name(model: BlendMask) -> str:
     return "float32" if model.inference_dtype is None else str(model.inference_dtype).removeprefix("torch.")
 
 
-def mask_agreement(
-    reference: dict[str, Tensor], other: dict[str, Tensor], score_threshold: float = 0.5
-) -> Tensor:
+def mask_agreement(reference: Prediction, other: Prediction, score_threshold: float = 0.5) -> Tensor:
     """Per reference detection scoring >= ``score_threshold``: the best mask IoU with a detection
     of the same label in ``other`` (0 when there is none) -> (D,) float.
 
-    ``reference`` / ``other``: prediction dicts of one image (scores (D,), labels (D,), masks (D, H, W)).
+    ``reference`` / ``other``: predictions for the same image.
     """
-    keep = reference["scores"] >= score_threshold
-    ref_masks, ref_labels = reference["masks"][keep].flatten(1).float(), reference["labels"][keep]
-    masks, labels = other["masks"].flatten(1).float(), other["labels"]
+    kept = reference.above(score_threshold)
+    ref_masks, ref_labels = kept.masks.flatten(1).float(), kept.labels
+    masks, labels = other.masks.flatten(1).float(), other.labels
     if len(ref_labels) == 0:
         return ref_masks.new_zeros(0)
     if len(labels) == 0:

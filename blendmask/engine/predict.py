@@ -1,51 +1,51 @@
-"""Predictor: a trained checkpoint -> predictions with intermediates for any single image."""
+"""Predictor (a trained checkpoint ready to predict) and ``predict_image``, the one path from an image
+to a Prediction."""
 
 from __future__ import annotations
 
 import os
 import warnings
-from typing import Any
 
-import numpy as np
 import torch
-from PIL import Image
-from torchvision.transforms.v2 import functional as TF
+from torch import nn
 
 from ..config import BlendMaskConfig
-from ..data.images import pil_to_tensor, read_image
+from ..data.images import ImageInput, to_image_tensor
 from ..errors import UsageError
 from ..modeling.blendmask import BlendMask
+from ..structures import Prediction
 from .checkpoint import load_checkpoint, load_model_weights, non_finite_weights
 from .inference import prepare_for_inference
 
-ImageInput = str | os.PathLike | Image.Image | np.ndarray | torch.Tensor
 
+def predict_image(model_or_predictor: nn.Module | Predictor, image: ImageInput) -> Prediction:
+    """The prediction for one image, every tensor on the CPU: the one path from an image to a Prediction.
 
-def to_image_tensor(image: ImageInput) -> torch.Tensor:
-    """A path, PIL image, HWC uint8 array or CHW tensor (float 0..1 or uint8) -> (3, H, W) float 0..1 RGB.
-
-    Files and PIL images go through :func:`blendmask.data.read_image` (EXIF orientation, 16-bit,
-    grayscale, palette, RGBA, CMYK); an unreadable file raises ImageReadError naming it.
+    A ``torch.nn.Module`` (BlendMask) runs in eval mode under ``torch.no_grad`` on its own device
+    (its train/eval mode is restored); a :class:`Predictor` runs its prepared model; any other object
+    must offer ``.predict(image)`` returning a Prediction. The image goes through
+    :func:`blendmask.data.to_image_tensor`.
     """
-    if isinstance(image, str | os.PathLike):
-        return read_image(image)
-    if isinstance(image, Image.Image):
-        return pil_to_tensor(image)
-    if isinstance(image, np.ndarray):
-        if image.ndim == 2:
-            image = np.repeat(image[:, :, None], 3, axis=2)
-        if image.ndim != 3 or image.shape[2] not in (3, 4):
-            raise ValueError(f"array images must be (H, W, 3) or (H, W, 4), got shape {image.shape}")
-        image = np.ascontiguousarray(image[:, :, :3])
-    tensor = TF.to_image(image)  # (C, H, W), keeps the dtype
-    if tensor.ndim != 3 or tensor.shape[0] != 3:
-        raise ValueError(f"tensor images must be (3, H, W), got shape {tuple(tensor.shape)}")
-    if tensor.is_floating_point():
-        tensor = tensor.float()
-        if tensor.min() < 0 or tensor.max() > 1:
-            raise ValueError("float images must hold values in 0..1")
-        return tensor.as_subclass(torch.Tensor)
-    return TF.to_dtype(tensor, torch.float32, scale=True).as_subclass(torch.Tensor)
+    tensor = to_image_tensor(image)
+    if isinstance(model_or_predictor, Predictor):
+        model, device = model_or_predictor.model, model_or_predictor.device
+    elif isinstance(model_or_predictor, nn.Module):
+        model, device = model_or_predictor, next(model_or_predictor.parameters()).device
+    elif hasattr(model_or_predictor, "predict"):
+        return model_or_predictor.predict(tensor).cpu()
+    else:
+        raise TypeError(
+            "expected a BlendMask model, a Predictor or an object with .predict(image), "
+            f"got {type(model_or_predictor).__name__}"
+        )
+    tensor = tensor.to(device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return model([tensor])[0].cpu()
+    finally:
+        model.train(was_training)
 
 
 class Predictor:
@@ -82,14 +82,6 @@ class Predictor:
         self.model.return_intermediates = True
         prepare_for_inference(self.model.eval().to(self.device), precision)
 
-    @torch.no_grad()
-    def predict(self, image: ImageInput) -> dict[str, Any]:
-        """The model's prediction dict for one image, every tensor on the CPU.
-
-        boxes (D,4) xyxy / scores (D,) / labels (D,) / masks (D,H,W) bool in the image's size, plus the
-        intermediates (bases, input_boxes, attentions, rois, mask_logits, image_size, input_size,
-        scale, blend_args).
-        """
-        tensor = to_image_tensor(image).to(self.device)
-        prediction = self.model([tensor])[0]
-        return {key: value.cpu() if torch.is_tensor(value) else value for key, value in prediction.items()}
+    def predict(self, image: ImageInput) -> Prediction:
+        """The model's :class:`Prediction` for one image, with its intermediates, every tensor on the CPU."""
+        return predict_image(self, image)

@@ -245,7 +245,8 @@ def _report_skips(done: int, skipped: list[tuple[Path, str]], what: str) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from ..engine import Predictor, to_image_tensor
+    from ..data import to_image_tensor
+    from ..engine import Predictor
     from ..errors import ImageReadError
     from .render import write_overlay
 
@@ -269,21 +270,22 @@ def cmd_predict(args: argparse.Namespace) -> int:
             class_names=predictor.categories,
             score_threshold=args.score_threshold,
         )
-        kept = int((prediction["scores"] >= args.score_threshold).sum())
+        kept = len(prediction.above(args.score_threshold))
         print(f"{image_path}: {kept} instances with score >= {args.score_threshold} -> {path}")
         done += 1
     return _report_skips(done, skipped, "predicted")
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from ..engine import Predictor, to_image_tensor
+    from ..data import to_image_tensor
+    from ..engine import Predictor
     from .render import write_figures
 
     predictor = Predictor(args.checkpoint, device=args.device)
     image = to_image_tensor(args.image)
     prediction = predictor.predict(image)
     prefix = f"{Path(args.image).stem}_"
-    if not prediction["scores"].numel():
+    if not len(prediction):
         print(
             f"{args.image}: no instance detected; writing Figure 3 (bases) only, Figure 1 needs a detection",
             file=sys.stderr,

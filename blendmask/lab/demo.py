@@ -156,7 +156,7 @@ def _render(predictor: Predictor, val_set, out_dir: Path) -> list[Path]:
                 score_threshold=OVERLAY_SCORE_THRESHOLD,
             )
         )
-        top = float(prediction["scores"].max()) if prediction["scores"].numel() else -1.0
+        top = float(prediction.scores.max()) if len(prediction) else -1.0
         if best is None or top > best[0]:
             best = (top, image, prediction)
     if best is not None:

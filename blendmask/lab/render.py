@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -12,23 +11,24 @@ from PIL import Image
 
 import viz
 
+from ..structures import Prediction
 
-def upscaled(
-    image: torch.Tensor, prediction: dict[str, Any], factor: int
-) -> tuple[torch.Tensor, dict[str, Any]]:
-    """``image`` (3,H,W) and its instances (boxes, scores, labels, masks) enlarged ``factor`` times for
-    display: bilinear image, scaled boxes, nearest-neighbour masks."""
+
+def upscaled(image: torch.Tensor, prediction: Prediction, factor: int) -> tuple[torch.Tensor, Prediction]:
+    """``image`` (3,H,W) and its detections (boxes, scores, labels, masks) enlarged ``factor`` times for
+    display: bilinear image, scaled boxes, nearest-neighbour masks (the intermediates are left out)."""
     if factor == 1:
         return image, prediction
     big = F.interpolate(image[None], scale_factor=factor, mode="bilinear", align_corners=False)[0].clamp(0, 1)
-    masks = prediction["masks"].repeat_interleave(factor, dim=1).repeat_interleave(factor, dim=2)
-    instances = {key: prediction[key] for key in ("scores", "labels")}
-    return big, {**instances, "boxes": prediction["boxes"] * factor, "masks": masks}
+    masks = prediction.masks.repeat_interleave(factor, dim=1).repeat_interleave(factor, dim=2)
+    return big, Prediction(
+        boxes=prediction.boxes * factor, scores=prediction.scores, labels=prediction.labels, masks=masks
+    )
 
 
 def write_overlay(
     image: torch.Tensor,
-    prediction: dict[str, Any],
+    prediction: Prediction,
     path: str | Path,
     *,
     class_names: list[str],
@@ -41,9 +41,7 @@ def write_overlay(
     labels stay legible on small images.
     """
     factor = max(1, math.ceil(min_side / min(image.shape[-2:])))
-    keep = prediction["scores"] >= score_threshold  # only the drawn instances are enlarged
-    shown = {key: prediction[key][keep] for key in ("boxes", "scores", "labels", "masks")}
-    image, shown = upscaled(image, shown, factor)
+    image, shown = upscaled(image, prediction.above(score_threshold), factor)  # only the drawn ones
     drawn = viz.draw_instances(image, shown, class_names=class_names, score_threshold=score_threshold)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -53,7 +51,7 @@ def write_overlay(
 
 def write_figures(
     image: torch.Tensor,
-    prediction: dict[str, Any],
+    prediction: Prediction,
     out_dir: str | Path,
     *,
     class_names: list[str],
@@ -67,8 +65,8 @@ def write_figures(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     figures = []
-    if prediction["scores"].numel():
-        top = int(prediction["scores"].argmax())
+    if len(prediction):
+        top = int(prediction.scores.argmax())
         figure1 = viz.blending_figure(prediction, image, top, class_names=class_names)
         figures.append(("figure1_blending.png", figure1))
     figures.append(("figure3_bases.png", viz.bases_figure(prediction, image)))

@@ -1,14 +1,13 @@
 """BlendMask = backbone + FPN + FCOS head with top layer + bottom module + blender (paper Fig. 2).
 
 Train mode: ``model(images, targets) -> dict`` of scalar losses.
-Eval mode: ``model(images) -> list`` of per-image prediction dicts in the original image size,
-with the intermediates the visualisation toolkit renders (see ``BlendMask.forward``).
+Eval mode: ``model(images) -> list`` of per-image :class:`~blendmask.structures.Prediction` in the
+original image size, with the intermediates the visualisation toolkit renders (see ``BlendMask.forward``).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +16,7 @@ from torch import Tensor, nn
 from torchvision.transforms.v2 import functional as TF
 
 from ..config import BlendMaskConfig
+from ..structures import Prediction
 from .backbone import BackboneFPN
 from .basis import SemanticHead, build_bottom_module
 from .blender import blend_steps, crop_bases
@@ -127,15 +127,15 @@ class BlendMask(nn.Module):
     # ------------------------------------------------------------------ forward
     def forward(
         self, images: list[Tensor], targets: list[dict[str, Tensor]] | None = None
-    ) -> dict[str, Tensor] | list[dict[str, Any]]:
-        """Train: (images, targets) -> dict of scalar losses. Eval: images -> list of prediction dicts.
+    ) -> dict[str, Tensor] | list[Prediction]:
+        """Train: (images, targets) -> dict of scalar losses. Eval: images -> one Prediction per image.
 
-        A prediction dict has ``boxes`` (D, 4) xyxy, ``scores`` (D,), ``labels`` (D,) int64 and
+        A :class:`Prediction` has ``boxes`` (D, 4) xyxy, ``scores`` (D,), ``labels`` (D,) int64 and
         ``masks`` (D, H, W) bool, all in the original image size; with ``return_intermediates``
         also ``bases`` (K, h, w) cropped to the unpadded input, ``input_boxes`` (D, 4) in input
         pixels, ``attentions`` (D, K, M, M) pre-softmax (None for the assembler), ``rois``
         (D, K, R, R), ``mask_logits`` (D, R, R), ``image_size`` (H, W), ``input_size`` (h, w),
-        ``scale`` (sy, sx) = input / original and ``blend_args`` (the keyword arguments of ``blend``).
+        ``scale`` (sy, sx) = input / original and ``blend_args`` (the :class:`BlendSettings` of ``blend``).
         """
         if self.training:
             if targets is None:
@@ -279,7 +279,7 @@ class BlendMask(nn.Module):
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
-    def predict(self, images: list[Tensor]) -> list[dict[str, Any]]:
+    def predict(self, images: list[Tensor]) -> list[Prediction]:
         """Resize each image to (min_size_test, max_size_test), detect, blend and paste (see ``forward``)."""
         cfg = self.cfg
         originals = [(int(img.shape[-2]), int(img.shape[-1])) for img in images]
@@ -308,7 +308,7 @@ class BlendMask(nn.Module):
 
     def _finish(
         self, dets: Detections, bases: Tensor, input_size: tuple[int, int], image_size: tuple[int, int]
-    ) -> dict[str, Any]:
+    ) -> Prediction:
         """Blend one image's detections and paste masks at original size.
 
         ``clip_first``: blend on the image's own (unpadded) bases. ``detectron2``: blend on the
@@ -338,14 +338,9 @@ class BlendMask(nn.Module):
         if cfg.postprocess == "detectron2":
             keep = keep[(boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])]
         boxes, rois, logits = boxes[keep], rois[keep], logits[keep]
-        pred: dict[str, Any] = dict(
-            boxes=boxes,
-            scores=dets.scores[keep],
-            labels=dets.labels[keep],
-            masks=paste_masks(logits.sigmoid(), boxes, image_size, cfg.mask_threshold),
-        )
+        intermediates = {}
         if self.return_intermediates:
-            pred.update(
+            intermediates = dict(
                 bases=unpadded,
                 input_boxes=dets.boxes[keep],
                 attentions=None if attentions is None else attentions[keep],
@@ -356,4 +351,10 @@ class BlendMask(nn.Module):
                 scale=scale,
                 blend_args=cfg.blend_args,
             )
-        return pred
+        return Prediction(
+            boxes=boxes,
+            scores=dets.scores[keep],
+            labels=dets.labels[keep],
+            masks=paste_masks(logits.sigmoid(), boxes, image_size, cfg.mask_threshold),
+            **intermediates,
+        )
