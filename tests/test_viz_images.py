@@ -7,8 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from viz import attention_mixture, basis_color, basis_colors, instance_color
 from blendmask.analysis.steps import crop_in_box
+from viz import attention_mixture, basis_color, basis_colors, instance_color
 from viz.images import as_image_tensor, paste_in_box
 
 
