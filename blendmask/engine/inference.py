@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from ..modeling.blendmask import BlendMask
-from .train import cpu_has_fast_bf16
+from .precision import cpu_has_fast_bf16
 
 PRECISIONS = ("auto", "bfloat16", "float32")
 

@@ -57,9 +57,7 @@ NOTEBOOK_FULL = NotebookBudget(
     num_val=DEMO_NUM_VAL,
     num_show=6,
 )
-MERGE_SMOKE = MergeBudget(
-    num_train=16, num_val=4, max_iter=6, seeds=(0,), probe_images=2, oracle_steps=25
-)
+MERGE_SMOKE = MergeBudget(num_train=16, num_val=4, max_iter=6, seeds=(0,), probe_images=2, oracle_steps=25)
 MERGE_FULL = MergeBudget(
     num_train=400, num_val=100, max_iter=450, seeds=(0, 1), probe_images=12, oracle_steps=200
 )
