@@ -18,7 +18,7 @@ from collections.abc import Callable
 import torch
 
 from blendmask import BlendMask, BlendMaskConfig
-from blendmask.engine.train import cpu_has_fast_bf16
+from blendmask.engine.precision import cpu_has_fast_bf16
 from blendmask.modeling.blender import blend
 
 

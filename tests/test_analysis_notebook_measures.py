@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_viz_fixtures import make_prediction, one_torch_thread  # noqa: F401
+from fakes import make_prediction
 
 from blendmask.analysis import (
     FALSE_POSITIVE,

@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from blendmask import BlendMaskConfig
 from blendmask.cli import build_parser, main
 from blendmask.data import make_synthetic_coco
 from blendmask.engine import load_checkpoint
+from blendmask.lab.commands import _train_config
 
 COMMANDS = ("synth", "subset", "train", "eval", "predict", "render", "demo")
 
@@ -80,6 +82,11 @@ def test_train_writes_checkpoint_metrics_and_evaluation(run):
     assert state["config"]["lr"] == 0.001 and state["config"]["batch_size"] == 2
     assert state["config"]["fcos_num_convs"] == 1 and state["config"]["sem_loss_weight"] == 0.5  # --set
     assert state["categories"] == ["ellipse", "rectangle", "triangle"]
+    fitted = BlendMaskConfig.from_preset("cpu_tiny").with_iters(2)  # --iters 2
+    assert {key: state["config"][key] for key in ("max_iter", "warmup_iters")} == {
+        "max_iter": fitted.max_iter,
+        "warmup_iters": fitted.warmup_iters,
+    }
     records = [json.loads(line) for line in (run / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["iter"] for r in records if "segm_AP" in r] == [1, 2]  # --eval-period 1, then the final one
     assert [r["iter"] for r in records if "total_loss" in r] == [2]
@@ -234,3 +241,16 @@ def test_parser_rejects_bad_numbers():
         build_parser().parse_args(["demo", "--iters", "5", "--minutes", "1"])
     with pytest.raises(SystemExit):
         build_parser().parse_args(["demo", "--precision", "float16"])
+
+
+def test_train_iters_fits_the_schedule_with_with_iters():
+    def config(*extra: str):
+        argv = ["train", "--data-root", ".", "--train-ann", "a.json", "--out", "r", "--preset", "R_50_1x"]
+        return _train_config(build_parser().parse_args([*argv, *extra]))
+
+    preset = BlendMaskConfig.from_preset("R_50_1x")
+    assert config() == preset
+    assert config("--iters", "900") == preset.with_iters(900)
+    assert config("--iters", "900", "--set", "lr_steps=(300,)") == BlendMaskConfig.from_preset(
+        "R_50_1x", lr_steps=(300,)
+    ).with_iters(900)  # --set gives the full-length schedule, --iters then fits it

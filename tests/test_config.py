@@ -1,4 +1,4 @@
-"""BlendMaskConfig: presets, R_K_M strings, dict round trip, validation."""
+"""BlendMaskConfig: presets, R_K_M strings, dict round trip, validation, schedule rescaling."""
 
 from __future__ import annotations
 
@@ -128,3 +128,45 @@ def test_backbone_weights_names_resolve_without_download():
     assert resolve_weights("resnet18", "DEFAULT").url.endswith(".pth")
     with pytest.raises(ValueError, match="backbone_weights"):
         resolve_weights("resnet50", "NOT_A_WEIGHT")
+
+
+SCHEDULE_FIELDS = {"max_iter", "lr_steps", "warmup_iters"}
+
+
+def _fractions(cfg: BlendMaskConfig) -> list[float]:
+    return [step / cfg.max_iter for step in cfg.lr_steps]
+
+
+@pytest.mark.parametrize("iters", [9000, 900, 30, 180000])
+def test_with_iters_keeps_the_lr_steps_in_place_and_caps_the_warm_up(iters):
+    base = BlendMaskConfig.from_preset("R_50_1x")
+    short = base.with_iters(iters)
+    assert short.max_iter == iters and len(short.lr_steps) == len(base.lr_steps)
+    assert _fractions(short) == pytest.approx(_fractions(base), abs=0.5 / iters)
+    assert all(isinstance(step, int) for step in short.lr_steps)
+    assert short.warmup_iters == min(base.warmup_iters, iters // 10)
+    assert {k: v for k, v in short.to_dict().items() if k not in SCHEDULE_FIELDS} == {
+        k: v for k, v in base.to_dict().items() if k not in SCHEDULE_FIELDS
+    }
+    assert base == BlendMaskConfig.from_preset("R_50_1x")  # a copy: the original is unchanged
+
+
+def test_with_iters_lengthening_keeps_steps_proportional_and_the_warm_up():
+    base = BlendMaskConfig.from_preset("R_50_1x")
+    longer = base.with_iters(3 * base.max_iter)
+    assert longer.lr_steps == tuple(3 * step for step in base.lr_steps)
+    assert longer.warmup_iters == base.warmup_iters  # never stretched, only capped
+    assert longer.with_iters(base.max_iter) == base
+
+
+def test_with_iters_warm_up_is_at_least_one_iteration():
+    base = BlendMaskConfig.from_preset("cpu_tiny")
+    for iters in (1, 5, 9):
+        assert base.with_iters(iters).warmup_iters == 1
+    assert base.with_iters(base.max_iter) == base
+
+
+@pytest.mark.parametrize("iters", [0, -5, 2.5, True, "100"])
+def test_with_iters_rejects_anything_but_a_positive_whole_number(iters):
+    with pytest.raises(ValueError, match="iters"):
+        BlendMaskConfig.from_preset("cpu_tiny").with_iters(iters)

@@ -12,7 +12,7 @@ import torch
 from blendmask.config import BlendMaskConfig
 from blendmask.data import make_synthetic_coco
 from blendmask.engine import NonFiniteLossError, Predictor, coco_train_set, load_checkpoint, train
-from blendmask.engine.train import amp_settings
+from blendmask.engine.precision import amp_settings
 
 SIZE = 64
 

@@ -12,7 +12,7 @@ from blendmask.config import PRESETS
 from blendmask.modeling.blender import blend_steps, crop_bases
 from blendmask.modeling.masks import mask_targets, paste_masks
 
-torch.set_num_threads(2)
+pytestmark = pytest.mark.usefixtures("two_torch_threads")
 
 
 def make_sample(height: int, width: int, boxes: list[list[int]], labels: list[int]):

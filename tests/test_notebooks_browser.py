@@ -28,9 +28,7 @@ SETUP = f"""\
 import sys
 sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / "tests")!r}]
 import torch
-from test_viz_fixtures import make_image, make_prediction
-from test_viz_snapshot import FakeInspection
-from test_viz_widgets import FakePredictor
+from fakes import FakeInspection, FakePredictor, make_image
 from viz import BlendingExplorer, MergeComparison, ScoreThresholdView
 from blendmask.analysis import InstanceMatch
 images = [make_image(72, 88, seed=0), make_image(72, 88, seed=1)]

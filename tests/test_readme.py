@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import matplotlib
 import pytest
 import torch
 
@@ -19,7 +18,6 @@ def test_the_readme_has_python_blocks():
 
 @pytest.mark.slow
 def test_the_readme_python_blocks_run(monkeypatch):
-    matplotlib.use("Agg")
     torch.manual_seed(0)
     namespace: dict = {}
     for number, block in enumerate(BLOCKS, start=1):

@@ -11,33 +11,33 @@ import textwrap
 
 import pytest
 import torch
-from reliability_helpers import REPO, cli, make_tiny_run, one_line_error
+from reliability_helpers import REPO, cli, one_line_error
 
 from blendmask.cli import main
 from blendmask.engine import Predictor, load_checkpoint, save_checkpoint
 from blendmask.errors import DiskFullError
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    return make_tiny_run(tmp_path_factory.mktemp("reliability_checkpoints"))
-
-
-def test_flipped_bytes_fail_the_checksum(run, tmp_path):
-    data = bytearray(run.checkpoint.read_bytes())
+def test_flipped_bytes_fail_the_checksum(tiny_run, tmp_path):
+    data = bytearray(tiny_run.checkpoint.read_bytes())
     middle = len(data) // 2  # the bulk of the file is tensor data
     data[middle : middle + 64] = bytes(255 - b for b in data[middle : middle + 64])
     (tmp_path / "flipped.pt").write_bytes(bytes(data))
     with pytest.raises(ValueError, match=r"flipped.pt: checkpoint is corrupted \(its tensors do not match"):
         load_checkpoint(tmp_path / "flipped.pt")
     done = cli(
-        "predict", "--checkpoint", str(tmp_path / "flipped.pt"), str(run.val_images), "--out", str(tmp_path)
+        "predict",
+        "--checkpoint",
+        str(tmp_path / "flipped.pt"),
+        str(tiny_run.val_images),
+        "--out",
+        str(tmp_path),
     )
     assert "checkpoint is corrupted" in one_line_error(done)
 
 
-def test_nan_weights_warn_at_load_and_stop_predict(run, tmp_path):
-    state = load_checkpoint(run.checkpoint)
+def test_nan_weights_warn_at_load_and_stop_predict(tiny_run, tmp_path):
+    state = load_checkpoint(tiny_run.checkpoint)
     name = next(name for name, value in state["model"].items() if value.is_floating_point())
     state["model"][name].fill_(float("nan"))
     save_checkpoint(state, tmp_path / "nan.pt")
@@ -77,11 +77,11 @@ checkpoint.save_checkpoint(state, sys.argv[1])
 """
 
 
-def test_kill_9_during_a_save_then_resume(run, tmp_path):
+def test_kill_9_during_a_save_then_resume(tiny_run, tmp_path):
     out = tmp_path / "run"
     out.mkdir()
     checkpoint = out / "last.pt"
-    checkpoint.write_bytes(run.checkpoint.read_bytes())
+    checkpoint.write_bytes(tiny_run.checkpoint.read_bytes())
     before = checkpoint.read_bytes()
     writer = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(KILLED_WRITER), str(checkpoint)],
@@ -96,6 +96,6 @@ def test_kill_9_during_a_save_then_resume(run, tmp_path):
     assert len(stale) == 1 and stale[0].stat().st_size > 0  # what a killed write leaves behind
     assert checkpoint.read_bytes() == before
 
-    assert main(run.train_args(out, "--iters", "3", "--resume")) == 0
+    assert main(tiny_run.train_args(out, "--iters", "3", "--resume")) == 0
     assert load_checkpoint(checkpoint)["iteration"] == 3
     assert not list(out.glob(".last.pt.*.tmp")), "the stale temporary file is cleaned at the next start"

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 import torch
-from test_viz_fixtures import make_prediction
+from fakes import make_prediction
 
 from blendmask import BlendMaskConfig
 from blendmask.structures import BlendSettings, Prediction

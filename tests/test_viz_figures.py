@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 import pytest
+from fakes import make_image, make_prediction
 from matplotlib.colors import to_rgb
 from matplotlib.image import AxesImage
-from test_viz_fixtures import make_image, make_prediction
 
 from viz import attention_overlay, bases_figure, basis_color, blending_figure, select_instances
 

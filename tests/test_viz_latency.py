@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_viz_fixtures import one_torch_thread  # noqa: F401
-from test_viz_widgets import IMAGES, FakePredictor
+from fakes import IMAGES, FakePredictor
 
 from viz import MergeComparison
 from viz.latency import setter, time_interactions, time_steps

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_viz_fixtures import one_torch_thread  # noqa: F401
 
 from blendmask import BlendMask, BlendMaskConfig
 from blendmask.analysis.steps import blending_steps

@@ -7,8 +7,8 @@ import json
 
 import pytest
 import torch
+from fakes import make_image, make_prediction
 from matplotlib.figure import Figure
-from test_viz_fixtures import make_image, make_prediction, one_torch_thread  # noqa: F401
 
 from blendmask.analysis import FALSE_POSITIVE, MATCH, MISS, AttentionTemplate, BasisSemantics, InstanceMatch
 from blendmask.analysis.merge_comparison import VariantRun

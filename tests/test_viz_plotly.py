@@ -8,7 +8,7 @@ import re
 import numpy as np
 import plotly.graph_objects as go
 import pytest
-from test_viz_fixtures import make_image, make_prediction
+from fakes import make_image, make_prediction
 
 from blendmask.analysis.steps import blending_steps
 from viz import plotly_attention, plotly_bases, plotly_training_curves, read_metrics

@@ -7,14 +7,11 @@ import io
 
 import numpy as np
 import pytest
-import torch
+from fakes import IMAGES, FakeInspection, FakePredictor, make_image, make_prediction
 from IPython.core.formatters import DisplayFormatter
 from PIL import Image
-from test_viz_fixtures import make_image, make_prediction, one_torch_thread  # noqa: F401
-from test_viz_widgets import IMAGES, FakePredictor
 
 from blendmask.analysis.steps import blending_steps
-from blendmask.structures import Prediction
 from viz import BlendingExplorer, MergeComparison, ScoreThresholdView, blending_panel
 from viz.snapshot import WIDGET_VIEW
 
@@ -59,28 +56,6 @@ def test_comparison_picture_has_one_equal_width_column_per_model():
     assert {
         panel.layout.width for panel in [*view.mask_panels.values(), *view.attention_panels.values()]
     } == {f"{view.panel_width}px"}
-
-
-class FakeInspection:
-    """What ScoreThresholdView reads of an Inspection: two images, no ground-truth matches."""
-
-    categories = ["a", "b", "c"]
-
-    def __init__(self) -> None:
-        self.images = [type("Item", (), {"image_id": 7 + i})() for i in range(2)]
-        self.thresholds: list[float] = []
-
-    def matches(self, *, score_threshold: float, match_threshold: float) -> list:
-        self.thresholds.append(score_threshold)
-        return []
-
-    def image(self, position: int):
-        target = {"boxes": torch.tensor([[2.0, 2.0, 20.0, 20.0]]), "labels": torch.tensor([1])}
-        return IMAGES[position], target
-
-    def prediction(self, position: int) -> Prediction:
-        pred = make_prediction(image_size=tuple(IMAGES[position].shape[-2:]))
-        return Prediction(boxes=pred.boxes, scores=pred.scores, labels=pred.labels, masks=pred.masks)
 
 
 def test_score_view_is_drawn_at_a_fixed_pixel_width_and_follows_the_slider():

@@ -4,28 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_viz_fixtures import make_image, make_prediction, one_torch_thread  # noqa: F401
+from fakes import IMAGES, FakePredictor
 
 from blendmask.analysis.steps import blending_steps
 from viz import BlendingExplorer, MergeComparison, metrics_table
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-class FakePredictor:
-    """``.predict(image)`` like the engine's Predictor: a fixed random prediction per image size."""
-
-    def __init__(self, **options) -> None:
-        self.options = options
-        self.calls = 0
-
-    def predict(self, image: torch.Tensor) -> dict:
-        self.calls += 1
-        height, width = image.shape[-2:]
-        return make_prediction(image_size=(height, width), seed=width, **self.options)
-
-
-IMAGES = [make_image(36, 44, seed=0), make_image(40, 48, seed=1)]
 
 
 @pytest.fixture

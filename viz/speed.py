@@ -1,4 +1,4 @@
-"""Figures of a side-by-side speed result (``blendmask.engine.speed.compare_speed``)."""
+"""Figures of a side-by-side speed result (``blendmask.analysis.speed.compare_speed``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Training, COCO evaluation, prediction and the demo: the engine behind the ``blendmask`` command."""
+"""The runtime: training, COCO evaluation, prediction and checkpoints, used by the application layer."""
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .datasets import coco_eval_set, coco_train_set

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from ..modeling.blendmask import BlendMask
 from ..structures import Prediction
-from .train import cpu_has_fast_bf16
+from .precision import cpu_has_fast_bf16
 
 PRECISIONS = ("auto", "bfloat16", "float32")
 

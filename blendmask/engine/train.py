@@ -11,7 +11,6 @@ Writes into ``out_dir``:
 
 from __future__ import annotations
 
-import json
 import math
 import signal
 import sys
@@ -45,6 +44,8 @@ from .checkpoint import (
     write_atomically,
 )
 from .evaluate import evaluate
+from .metrics_log import MetricsLog, tensorboard_writer
+from .precision import amp_settings
 from .sampling import SeededSamples, StreamSampler
 from .schedule import build_optimizer, build_scheduler
 
@@ -98,14 +99,6 @@ class _StopRequest:
             signal.signal(signal.SIGINT, previous)
 
 
-def _tensorboard_writer(out_dir: Path):
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        return None
-    return SummaryWriter(log_dir=str(out_dir))
-
-
 def _to_device(images: list[torch.Tensor], targets: list[dict], device: torch.device):
     images = [image.to(device, non_blocking=True) for image in images]
     targets = [
@@ -128,24 +121,6 @@ def _resolve_device(device: str | torch.device | None) -> torch.device:
         if du.is_distributed() and device.index is None:
             device = torch.device("cuda", torch.cuda.current_device())
     return device
-
-
-def cpu_has_fast_bf16() -> bool:
-    """True when the CPU computes bfloat16 natively (AVX512-BF16 or AMX), where CPU autocast pays off."""
-    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-
-
-def amp_settings(device: torch.device, amp: bool | None) -> tuple[torch.dtype | None, bool]:
-    """(autocast dtype or None, whether a GradScaler is needed).
-
-    CUDA: on unless ``amp`` is False; bfloat16 where supported, else float16 with loss scaling.
-    CPU: bfloat16 only when ``amp`` is True.
-    """
-    if amp is False or (device.type != "cuda" and not amp):
-        return None, False
-    if device.type != "cuda" or torch.cuda.is_bf16_supported():
-        return torch.bfloat16, False
-    return torch.float16, True
 
 
 def train(
@@ -272,8 +247,8 @@ def train(
 
     if main:
         out_dir.mkdir(parents=True, exist_ok=True)
-    writer = _tensorboard_writer(out_dir) if main else None
-    log = _MetricsLog(out_dir / "metrics.jsonl", writer) if main else None
+    writer = tensorboard_writer(out_dir) if main else None
+    log = MetricsLog(out_dir / "metrics.jsonl", writer) if main else None
     bar = tqdm(
         total=cfg.max_iter,
         initial=start_iter,
@@ -400,31 +375,3 @@ def _evaluate_and_log(model, val_set, device, iteration, log, *, out_dir) -> dic
         log.write({"iter": iteration, **record})
     du.barrier()
     return metrics
-
-
-class _MetricsLog:
-    """Averages per-iteration values over a logging window and appends them to a JSON-lines file
-    (and TensorBoard when a writer is given)."""
-
-    def __init__(self, path: Path, writer) -> None:
-        self.path = path
-        self.writer = writer
-        self.window: list[dict[str, float]] = []
-
-    def add(self, values: dict[str, float], **timing: float) -> None:
-        self.window.append({**values, **timing})
-
-    def flush(self, iteration: int, lr: float) -> None:
-        if not self.window:
-            return
-        means = {key: sum(entry[key] for entry in self.window) / len(self.window) for key in self.window[0]}
-        self.window = []
-        self.write({"iter": iteration, **means, "lr": lr})
-
-    def write(self, record: dict[str, Any]) -> None:
-        with self.path.open("a") as handle:
-            handle.write(json.dumps(record) + "\n")
-        if self.writer is not None:
-            for key, value in record.items():
-                if key != "iter" and isinstance(value, int | float):
-                    self.writer.add_scalar(key, value, record["iter"])

@@ -23,9 +23,10 @@ from ..data import collate, make_synthetic_coco
 from ..engine.datasets import coco_eval_set, coco_train_set
 from ..engine.evaluate import evaluate, format_metrics
 from ..engine.inference import PRECISIONS
+from ..engine.precision import amp_settings, cpu_has_fast_bf16
 from ..engine.predict import Predictor
 from ..engine.schedule import build_optimizer
-from ..engine.train import amp_settings, cpu_has_fast_bf16, train
+from ..engine.train import train
 from ..modeling.blendmask import BlendMask
 from .render import write_figures, write_overlay
 

@@ -1,4 +1,4 @@
-"""The merge comparison (paper Table 1): variant configs, same-budget training with re-use, tables, probes."""
+"""The merge comparison (paper Table 1): variant configs, same-budget training with re-use, verdicts."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
-from blendmask.analysis.matching import match_to_ground_truth
 from blendmask.analysis.merge_comparison import (
     PAPER_TABLE1,
     VariantRun,
@@ -22,14 +20,13 @@ from blendmask.analysis.merge_comparison import (
     ordering_verdict,
     train_variants,
 )
-from blendmask.analysis.probes import ProbeRecord, format_probe_summary, summarize_probes
 from blendmask.config import BlendMaskConfig
 from blendmask.data import make_synthetic_coco
 from blendmask.engine import coco_eval_set, coco_train_set
-from blendmask.lab.budgets import MERGE_FULL, MERGE_SMOKE, merge_budget, smoke_mode
-from blendmask.structures import Prediction
 
 SIZE = 64
+
+
 MERGE_FIELDS = {"bottom_resolution", "num_bases", "attn_size", "method", "top_interp"}
 
 
@@ -74,16 +71,6 @@ def test_variants_follow_the_rkm_and_interpolation():
         merge_variant_configs(base_config(), "28x4x4")
 
 
-def test_budget_follows_the_smoke_switch(monkeypatch):
-    monkeypatch.setenv("BLENDMASK_SMOKE", "1")
-    assert smoke_mode() and merge_budget() is MERGE_SMOKE
-    monkeypatch.setenv("BLENDMASK_SMOKE", "0")
-    assert not smoke_mode() and merge_budget() is MERGE_FULL
-    monkeypatch.delenv("BLENDMASK_SMOKE")
-    assert merge_budget() is MERGE_FULL and merge_budget(smoke=True) is MERGE_SMOKE
-    assert MERGE_SMOKE.max_iter < MERGE_FULL.max_iter and len(MERGE_FULL.seeds) >= len(MERGE_SMOKE.seeds)
-
-
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     synthetic = make_synthetic_coco(
@@ -93,8 +80,9 @@ def data(tmp_path_factory):
     return train_set, coco_eval_set(synthetic.val_images, synthetic.val_ann)
 
 
-def test_train_variants_trains_each_with_the_same_budget_and_reuses_finished_runs(data, tmp_path):
-    torch.set_num_threads(1)
+def test_train_variants_trains_each_with_the_same_budget_and_reuses_finished_runs(
+    data, tmp_path, one_torch_thread
+):
     train_set, val_set = data
     variants = merge_variant_configs(base_config())
     runs = train_variants(variants, train_set, out_dir=tmp_path, val_set=val_set, seeds=(3,), progress=False)
@@ -185,53 +173,6 @@ def test_verdict_when_the_ordering_does_not_reproduce():
     assert (
         PAPER_TABLE1["blender"]["AP"] > PAPER_TABLE1["assembler"]["AP"] > PAPER_TABLE1["weighted_sum"]["AP"]
     )
-
-
-def _boxes_only(boxes, scores) -> Prediction:
-    """Detections with boxes and scores (labels 0, empty masks)."""
-    count = len(boxes)
-    return Prediction(
-        boxes=boxes,
-        scores=scores,
-        labels=torch.zeros(count, dtype=torch.int64),
-        masks=torch.zeros(count, 1, 1, dtype=torch.bool),
-    )
-
-
-def test_matching_is_greedy_by_score_and_one_to_one():
-    target = {"boxes": torch.tensor([[0.0, 0.0, 10.0, 10.0], [20.0, 20.0, 40.0, 40.0]])}
-    prediction = _boxes_only(
-        torch.tensor(
-            [
-                [0.0, 0.0, 10.0, 9.0],  # IoU 0.9 with instance 0, low score
-                [1.0, 1.0, 10.0, 10.0],  # IoU 0.81 with instance 0, best score: takes it
-                [21.0, 21.0, 40.0, 40.0],  # instance 1
-                [60.0, 60.0, 70.0, 70.0],  # matches nothing
-            ]
-        ),
-        torch.tensor([0.5, 0.9, 0.8, 0.95]),
-    )
-    assert match_to_ground_truth(prediction, target) == [(0, 1), (1, 2)]
-    assert match_to_ground_truth(prediction, target, score_threshold=0.85) == [(0, 1)]
-    assert match_to_ground_truth(prediction, target, iou_threshold=0.85) == [(0, 0), (1, 2)]
-    empty = _boxes_only(torch.zeros(0, 4), torch.zeros(0))
-    assert match_to_ground_truth(empty, target) == []
-
-
-def test_probe_summary_compares_methods_on_common_instances():
-    records = [
-        ProbeRecord("blender", 0, 0, 0.8, {1: 0.6, 4: 0.9}),
-        ProbeRecord("blender", 0, 1, 0.6, {1: 0.4, 4: 0.7}),
-        ProbeRecord("weighted_sum", 0, 0, 0.5, {1: 0.5, 4: 0.8}),
-    ]
-    summary = summarize_probes(records)
-    assert summary["blender"] == pytest.approx({"n": 1, "predicted": 0.8, "M=1": 0.6, "M=4": 0.9})
-    assert summary["weighted_sum"]["n"] == 1
-    every = summarize_probes(records, common=False)
-    assert every["blender"] == pytest.approx({"n": 2, "predicted": 0.7, "M=1": 0.5, "M=4": 0.8})
-    configs = merge_variant_configs(base_config())
-    text = format_probe_summary(every, configs)
-    assert "M=1" in text and "M=4" in text and "0.700" in text
 
 
 def test_verdict_shows_ties_and_does_not_call_them_an_ordering():

@@ -1,14 +1,10 @@
-"""Contract-conforming Predictions built from random bases, boxes and attentions.
-
-The viz tests import ``make_prediction`` / ``make_image`` from here, so they run without a
-model; the tests below check that these predictions honour the model's documented invariants.
-"""
+"""Model-free stand-ins for the viz and analysis tests: contract-conforming Predictions built from
+random bases, boxes and attentions, a predictor and an inspection that serve them."""
 
 from __future__ import annotations
 
 import math
 
-import pytest
 import torch
 
 from blendmask.modeling.blender import blend_steps, crop_bases
@@ -16,15 +12,6 @@ from blendmask.structures import BlendSettings, Prediction
 from viz.images import paste_in_box
 
 STRIDE = 4
-
-
-@pytest.fixture
-def one_torch_thread():
-    """Tiny tensors run far faster on one intra-op thread when the CPU is shared (no OpenMP waits)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def make_image(height: int = 36, width: int = 44, seed: int = 0) -> torch.Tensor:
@@ -99,30 +86,39 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c['method']}-K{c['num_bases']}")
-def test_fixture_honours_the_prediction_invariants(case):
-    pred = make_prediction(**case)
-    args = pred["blend_args"]
-    rois = crop_bases(
-        pred["bases"][None],
-        [pred["input_boxes"]],
-        resolution=args["resolution"],
-        stride=args["stride"],
-        pooler=args["pooler"],
-    )
-    torch.testing.assert_close(rois, pred["rois"])
-    logits = blend_steps(
-        pred["rois"],
-        pred["attentions"],
-        method=args["method"],
-        attn_size=args["attn_size"],
-        top_interp=args["top_interp"],
-    ).logits
-    torch.testing.assert_close(logits, pred["mask_logits"])
-    assert pred["masks"].dtype == torch.bool and pred["masks"].shape[1:] == pred["image_size"]
-    assert pred["masks"].any(dim=(1, 2)).all(), "every random detection has some mask pixels"
+class FakePredictor:
+    """``.predict(image)`` like the engine's Predictor: a fixed random prediction per image size."""
+
+    def __init__(self, **options) -> None:
+        self.options = options
+        self.calls = 0
+
+    def predict(self, image: torch.Tensor) -> Prediction:
+        self.calls += 1
+        height, width = image.shape[-2:]
+        return make_prediction(image_size=(height, width), seed=width, **self.options)
 
 
-def test_fixture_with_zero_detections_has_empty_tensors():
-    pred = make_prediction(num_dets=0)
-    assert pred["boxes"].shape == (0, 4) and pred["rois"].shape[0] == 0 and pred["masks"].shape[0] == 0
+IMAGES = [make_image(36, 44, seed=0), make_image(40, 48, seed=1)]
+
+
+class FakeInspection:
+    """What ScoreThresholdView reads of an Inspection: two images, no ground-truth matches."""
+
+    categories = ["a", "b", "c"]
+
+    def __init__(self) -> None:
+        self.images = [type("Item", (), {"image_id": 7 + i})() for i in range(2)]
+        self.thresholds: list[float] = []
+
+    def matches(self, *, score_threshold: float, match_threshold: float) -> list:
+        self.thresholds.append(score_threshold)
+        return []
+
+    def image(self, position: int):
+        target = {"boxes": torch.tensor([[2.0, 2.0, 20.0, 20.0]]), "labels": torch.tensor([1])}
+        return IMAGES[position], target
+
+    def prediction(self, position: int) -> Prediction:
+        pred = make_prediction(image_size=tuple(IMAGES[position].shape[-2:]))
+        return Prediction(boxes=pred.boxes, scores=pred.scores, labels=pred.labels, masks=pred.masks)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_viz_fixtures import CASES, make_prediction, one_torch_thread  # noqa: F401
+from fakes import CASES, make_prediction
 
 from blendmask.analysis.steps import blending_steps, top_bases
 from blendmask.structures import Prediction

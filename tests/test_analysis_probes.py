@@ -1,12 +1,15 @@
-"""oracle_attention: the best attention for a mask on fixed bases."""
+"""Oracle-attention probes: the best attention for a mask on fixed bases, and their summary per method."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-from test_viz_fixtures import make_prediction, one_torch_thread  # noqa: F401
+from fakes import make_prediction
 
 from blendmask.analysis import blending_steps, mask_iou, oracle_attention, probe_detection, target_in_box
+from blendmask.analysis.merge_comparison import merge_variant_configs
+from blendmask.analysis.probes import ProbeRecord, format_probe_summary, summarize_probes
+from blendmask.config import BlendMaskConfig
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -55,3 +58,19 @@ def test_probe_compares_predicted_and_oracle_attention():
     assert probe.predicted_iou == mask_iou(steps.logits, probe.target)
     assert probe.predicted_iou > 0.5, "the pasted mask cropped back matches the logits"
     assert 0.0 <= probe.oracle.iou <= 1.0 and probe.oracle.attention.shape == (4, 4, 4)
+
+
+def test_probe_summary_compares_methods_on_common_instances():
+    records = [
+        ProbeRecord("blender", 0, 0, 0.8, {1: 0.6, 4: 0.9}),
+        ProbeRecord("blender", 0, 1, 0.6, {1: 0.4, 4: 0.7}),
+        ProbeRecord("weighted_sum", 0, 0, 0.5, {1: 0.5, 4: 0.8}),
+    ]
+    summary = summarize_probes(records)
+    assert summary["blender"] == pytest.approx({"n": 1, "predicted": 0.8, "M=1": 0.6, "M=4": 0.9})
+    assert summary["weighted_sum"]["n"] == 1
+    every = summarize_probes(records, common=False)
+    assert every["blender"] == pytest.approx({"n": 2, "predicted": 0.7, "M=1": 0.5, "M=4": 0.8})
+    configs = merge_variant_configs(BlendMaskConfig.from_preset("cpu_tiny", num_classes=3))
+    text = format_probe_summary(every, configs)
+    assert "M=1" in text and "M=4" in text and "0.700" in text

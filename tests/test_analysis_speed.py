@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import matplotlib
+import pytest
+import torch
 
-matplotlib.use("Agg")
-
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-from blendmask.analysis.speed import (  # noqa: E402
+from blendmask.analysis.speed import (
     BLENDMASK_STAGES,
     MASKRCNN_STAGES,
     StageClock,
@@ -18,7 +14,7 @@ from blendmask.analysis.speed import (  # noqa: E402
     compare_speed,
     summary_rows,
 )
-from viz.speed import speed_figure, stages_figure  # noqa: E402
+from viz.speed import speed_figure, stages_figure
 
 
 @pytest.fixture(scope="module")
