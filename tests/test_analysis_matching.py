@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from blendmask.analysis import matching
+from blendmask.structures import Prediction
 
 
 def _rle(x0, y0, x1, y1, size=20):
@@ -40,10 +41,21 @@ def test_match_instances_pairs_by_class_and_reports_misses_and_false_positives()
     ]
 
 
+def _boxes_only(boxes, scores) -> Prediction:
+    """Detections with boxes and scores (labels 0, empty masks)."""
+    count = len(boxes)
+    return Prediction(
+        boxes=boxes,
+        scores=scores,
+        labels=torch.zeros(count, dtype=torch.int64),
+        masks=torch.zeros(count, 1, 1, dtype=torch.bool),
+    )
+
+
 def test_matching_is_greedy_by_score_and_one_to_one():
     target = {"boxes": torch.tensor([[0.0, 0.0, 10.0, 10.0], [20.0, 20.0, 40.0, 40.0]])}
-    prediction = {
-        "boxes": torch.tensor(
+    prediction = _boxes_only(
+        torch.tensor(
             [
                 [0.0, 0.0, 10.0, 9.0],  # IoU 0.9 with instance 0, low score
                 [1.0, 1.0, 10.0, 10.0],  # IoU 0.81 with instance 0, best score: takes it
@@ -51,10 +63,10 @@ def test_matching_is_greedy_by_score_and_one_to_one():
                 [60.0, 60.0, 70.0, 70.0],  # matches nothing
             ]
         ),
-        "scores": torch.tensor([0.5, 0.9, 0.8, 0.95]),
-    }
+        torch.tensor([0.5, 0.9, 0.8, 0.95]),
+    )
     assert matching.match_to_ground_truth(prediction, target) == [(0, 1), (1, 2)]
     assert matching.match_to_ground_truth(prediction, target, score_threshold=0.85) == [(0, 1)]
     assert matching.match_to_ground_truth(prediction, target, iou_threshold=0.85) == [(0, 0), (1, 2)]
-    empty = {"boxes": torch.zeros(0, 4), "scores": torch.zeros(0)}
+    empty = _boxes_only(torch.zeros(0, 4), torch.zeros(0))
     assert matching.match_to_ground_truth(empty, target) == []
