@@ -5,6 +5,8 @@ per-category AP table."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from fakes import make_prediction
@@ -27,6 +29,7 @@ from blendmask.analysis import (
 )
 from blendmask.analysis.merge_comparison import VariantRun, ap_table
 from blendmask.engine import format_per_category
+from blendmask.structures import Prediction
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -55,15 +58,15 @@ def _target(prediction: dict, keep: list[int]) -> dict:
     return {key: prediction[key][keep] for key in ("boxes", "labels", "masks")}
 
 
-def _empty_like(prediction: dict) -> dict:
-    return {key: prediction[key][:0] for key in ("boxes", "scores", "labels", "masks")}
+def _empty_like(prediction: Prediction) -> Prediction:
+    return prediction.select(slice(0, 0))
 
 
 def test_first_common_instance_is_the_first_every_model_detects():
     image0, image1 = make_prediction(seed=0), make_prediction(seed=1)
     targets = [_target(image0, [0, 1]), _target(image1, [2, 0])]
     # model "a" finds everything; model "b" nothing in image 0 and only detection 0 in image 1
-    only_first = {key: image1[key][:1] for key in ("boxes", "scores", "labels", "masks")}
+    only_first = image1.select(slice(0, 1))
     predictions = {"a": [image0, image1], "b": [_empty_like(image0), only_first]}
     image, gt, detections = first_common_instance(
         predictions, targets, iou_threshold=0.9, score_threshold=0.0
@@ -85,9 +88,8 @@ def test_best_correct_detection_per_class_needs_a_matching_instance():
 
 
 def test_images_rank_by_their_best_scores():
-    low, high = make_prediction(seed=0), make_prediction(seed=1)
-    low["scores"] = torch.tensor([0.4, 0.3, 0.2])
-    high["scores"] = torch.tensor([0.1, 0.9, 0.8])
+    low = dataclasses.replace(make_prediction(seed=0), scores=torch.tensor([0.4, 0.3, 0.2]))
+    high = dataclasses.replace(make_prediction(seed=1), scores=torch.tensor([0.1, 0.9, 0.8]))
     assert rank_by_confidence([low, _empty_like(low), high]) == [2, 0, 1]
     assert rank_by_confidence([low, high], top=1) == [1, 0]
 

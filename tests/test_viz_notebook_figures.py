@@ -161,8 +161,8 @@ class _Inspection:
 
     def pair(self, match, *, min_size):
         prediction = make_prediction(num_dets=1)
-        one = {k: prediction[k] for k in ("boxes", "labels", "masks", "scores")}
-        return make_image(), one, one
+        target = {k: prediction[k] for k in ("boxes", "labels", "masks")}
+        return make_image(), target, prediction
 
 
 def test_inspection_gallery_lays_out_the_pairs_or_returns_none():
