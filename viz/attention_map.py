@@ -11,7 +11,7 @@ from blendmask.analysis.steps import blending_steps
 from blendmask.data import to_image_tensor
 from blendmask.structures import Prediction
 from viz.colors import attention_mixture
-from viz.images import paste_in_box
+from viz.images import paste_window
 
 REGIONS = ("mask", "box")
 
@@ -61,7 +61,10 @@ def attention_overlay(
         steps = blending_steps(prediction, d)
         colours = torch.from_numpy(attention_mixture(steps.weights.numpy())).permute(2, 0, 1).float()
         amount = steps.probs[None] if region == "mask" else torch.ones_like(steps.logits)[None]
-        pasted = paste_in_box(torch.cat([colours, amount]), steps.box, (height, width))
+        window = paste_window(torch.cat([colours, amount]), steps.box, (height, width))
+        if window is None:
+            continue
+        rows, cols, pasted = window  # blended only inside the box: the cost follows the box sizes
         alpha = opacity * pasted[3:].clamp(0.0, 1.0)
-        canvas = canvas * (1.0 - alpha) + pasted[:3] * alpha
+        canvas[:, rows, cols] = canvas[:, rows, cols] * (1.0 - alpha) + pasted[:3] * alpha
     return canvas.permute(1, 2, 0).numpy()

@@ -43,8 +43,9 @@ def mask_outline(masks: Tensor, width: int = 1) -> Tensor:
 
 def _topmost(masks: Tensor) -> Tensor:
     """(K, H, W) bool -> (H, W) int64: the last mask covering each pixel, -1 where none does."""
-    order = torch.arange(1, masks.shape[0] + 1, dtype=torch.int64)[:, None, None]
-    return (masks * order).amax(dim=0) - 1
+    dtype = torch.uint8 if masks.shape[0] < 255 else torch.int64  # uint8: 8x less memory to reduce
+    order = torch.arange(1, masks.shape[0] + 1, dtype=dtype)[:, None, None]
+    return (masks.to(dtype) * order).amax(dim=0).long() - 1
 
 
 def fill_masks(image: Tensor, masks: Tensor, palette: Tensor, alpha: float) -> Tensor:

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 import viz
+from viz.images import PNG_COMPRESS_LEVEL
 
 from ..structures import Prediction
 
@@ -45,7 +46,7 @@ def write_overlay(
     drawn = viz.draw_instances(image, shown, class_names=class_names, score_threshold=score_threshold)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(drawn).save(path)
+    Image.fromarray(drawn).save(path, compress_level=PNG_COMPRESS_LEVEL)
     return path
 
 
