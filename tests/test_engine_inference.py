@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from blendmask import BlendMask, BlendMaskConfig
+from blendmask.analysis.precision import mask_agreement, precision_cost
 from blendmask.data import make_synthetic_coco
 from blendmask.engine import Predictor, coco_eval_set, save_checkpoint
-from blendmask.engine.inference import inference_dtype, mask_agreement, precision_cost, precision_name
+from blendmask.engine.inference import inference_dtype, precision_name
 from blendmask.structures import Prediction
 
 NAMES = ["ellipse", "rectangle", "triangle"]

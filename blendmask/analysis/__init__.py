@@ -5,6 +5,7 @@
 * ``matching`` / ``inspection``: predictions against ground truth instance by instance.
 * ``probes``: oracle attentions, how much of a mask given bases can express at attention size M.
 * ``merge_comparison``: the paper's Table 1 experiment (blender vs weighted sum vs assembler).
+* ``precision``: the accuracy cost of bfloat16 inference against float32.
 * ``speed``: BlendMask against torchvision's Mask R-CNN, end to end and per stage (Tables 8-9).
 """
 
