@@ -84,23 +84,7 @@ def jupyter_lab(root: Path) -> Iterator[str]:
             server.wait(timeout=30)
 
 
-# Notebooks whose committed outputs come from a full run made before widgets carried a picture of
-# their view and before tqdm.auto (01 shows no widget, so only its progress lines are stale). The
-# checks of committed outputs are expected to fail on these until they are re-executed in full
-# mode; strict, so a re-executed notebook must leave this set.
-STALE_OUTPUTS = {"04_merge_comparison"}
-# 04's progress lines were merged into one output per loop (nbconvert's CoalesceStreamsPreprocessor)
-# without re-running it, so its streams pass and only its widget pictures are stale.
-STALE_STREAMS: set[str] = set()
-
-
-def committed_notebooks(stale_outputs: set[str] = STALE_OUTPUTS) -> list:
-    """The committed notebooks as pytest params, those in ``stale_outputs`` marked as expected failures."""
+def committed_notebooks() -> list:
+    """The committed notebooks as pytest params named by their stem."""
     notebooks = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
-    stale = pytest.mark.xfail(
-        strict=True, reason="committed outputs predate this code: re-execute in full mode"
-    )
-    return [
-        pytest.param(path, id=path.stem, marks=[stale] if path.stem in stale_outputs else [])
-        for path in notebooks
-    ]
+    return [pytest.param(path, id=path.stem) for path in notebooks]

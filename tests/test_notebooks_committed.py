@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from browser_env import STALE_STREAMS, committed_notebooks
+from browser_env import committed_notebooks
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -38,7 +38,7 @@ def test_every_widget_output_carries_a_picture_or_readable_text(path):
     assert not raw, f"{path.name}: widget outputs without a picture (re-execute the notebook): {raw}"
 
 
-@pytest.mark.parametrize("path", committed_notebooks(STALE_STREAMS))
+@pytest.mark.parametrize("path", committed_notebooks())
 def test_stream_outputs_are_few_and_nothing_loads_from_a_cdn(path):
     outputs = _outputs(path)
     streams = sum(o["output_type"] == "stream" for o in outputs)
