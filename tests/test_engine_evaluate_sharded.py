@@ -14,6 +14,7 @@ from torch import nn
 
 from blendmask.data import make_synthetic_coco
 from blendmask.engine import coco_eval_set, evaluate
+from blendmask.structures import Prediction
 
 NUM_IMAGES = 5
 
@@ -32,7 +33,7 @@ class PerturbedGroundTruth(nn.Module):
             n = len(target["boxes"])
             masks = target["masks"].roll(shifts=index, dims=2)
             keep = torch.arange(n) != index % max(n, 1)  # drop one instance of each image
-            self.answers[self._key(image)] = dict(
+            self.answers[self._key(image)] = Prediction(
                 boxes=target["boxes"][keep] + index,
                 scores=torch.linspace(0.9, 0.3, n)[keep],
                 labels=target["labels"][keep],
