@@ -20,7 +20,7 @@ from viz.snapshot import bundle_with_picture
 class ScoreThresholdView:
     """Pick an inspected image and a score threshold; the picture (ground truth | prediction, shown
     at ``scale`` x its pixel size, never stretched) and the text table of matches, misses and false
-    positives per category (``blendmask.engine.workspace.match_summary``) follow.
+    positives per category (``blendmask.analysis.matching.match_summary``) follow.
 
     Drive it through ``slider.value`` and ``picker.value``; ``summary`` holds the table's text and
     ``drawn`` the picture (H, W, 3) uint8. Saved in a notebook, it leaves a PNG of picture and table.
